@@ -1,0 +1,117 @@
+"""`pingan run`: the Telegram bot (polling or webhook), the HTTP server and the notice
+sender, in one process, until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.app import App
+from bot.telegram_bot import make_bot, make_dispatcher, publish_commands
+from handlers.sender import OutboxSender
+from handlers.telegram import TelegramTransport
+from storage.migrate import current_revision, head_revision
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+class NotInitialised(Exception):
+    pass
+
+
+async def check_schema(app: App) -> None:
+    current = await current_revision(app.engine)
+    if current != head_revision():
+        raise NotInitialised(
+            "the database is not initialised or not up to date:"
+            " run `pingan init` (or `pingan init --demo`)"
+        )
+
+
+def web_app(app: App, mode: str) -> web.Application:
+    async def healthz(_: web.Request) -> web.Response:
+        try:
+            async with app.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # the probe must answer, whatever broke
+            return web.json_response({"status": "error", "database": repr(exc)[:200]}, status=503)
+        return web.json_response({"status": "ok", "mode": mode})
+
+    application = web.Application(client_max_size=1024 * 1024)
+    application.router.add_get("/healthz", healthz)
+    return application
+
+
+async def serve(
+    app: App, stop: asyncio.Event | None = None, ready: asyncio.Event | None = None
+) -> None:
+    settings = app.settings
+    token = settings.require_telegram().get_secret_value()
+    await check_schema(app)
+    stop = stop or asyncio.Event()
+    bot = make_bot(token, str(settings.telegram_api_base))
+    sender = OutboxSender(
+        app.services.sessions,
+        app.services.clock,
+        TelegramTransport(bot),
+        default_locale=settings.default_locale,
+    )
+    dispatcher = make_dispatcher(app.services, sender.wake)
+    mode = "webhook" if settings.public_url else "polling"
+    application = web_app(app, mode)
+    if settings.public_url is not None:
+        secret = settings.telegram_webhook_secret
+        SimpleRequestHandler(
+            dispatcher, bot, secret_token=secret.get_secret_value() if secret else None
+        ).register(application, path=WEBHOOK_PATH)
+    runner = web.AppRunner(application, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    await site.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        await publish_commands(bot, settings.default_locale)
+        async with asyncio.TaskGroup() as group:
+            tasks.append(group.create_task(sender.run(), name="outbox-sender"))
+            if settings.public_url is not None:
+                url = str(settings.public_url).rstrip("/") + WEBHOOK_PATH
+                secret = settings.telegram_webhook_secret
+                await bot.set_webhook(
+                    url, secret_token=secret.get_secret_value() if secret else None
+                )
+            else:
+                await bot.delete_webhook()
+                tasks.append(
+                    group.create_task(
+                        dispatcher.start_polling(
+                            bot, handle_signals=False, close_bot_session=False
+                        ),
+                        name="polling",
+                    )
+                )
+            log.info(
+                "pingan ready: %s mode, http on %s:%s", mode, settings.http_host, settings.http_port
+            )
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            if settings.public_url is None:
+                await dispatcher.stop_polling()
+            for task in tasks:
+                if task.get_name() == "outbox-sender":
+                    task.cancel()
+    finally:
+        await runner.cleanup()
+        await bot.session.close()

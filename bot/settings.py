@@ -1,0 +1,102 @@
+"""Typed configuration from the environment (prefix PINGAN_) and `.env`."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.database import DEFAULT_URL
+
+LOCALES = ("zh_CN", "en")
+# Telegram's rule for the secret_token header: 1-256 characters, A-Z a-z 0-9 _ -.
+_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_BOT_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
+_PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "123456:ABC-DEF"}
+
+
+class SettingsError(Exception):
+    """One clear line naming the variable; `pingan` prints it and exits."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PINGAN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = DEFAULT_URL
+    telegram_token: SecretStr | None = None
+    telegram_api_base: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
+    public_url: AnyHttpUrl | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    http_host: str = "127.0.0.1"
+    http_port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    timezone: str = "Asia/Shanghai"
+    default_locale: str = "zh_CN"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale_known(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("telegram_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        token = value.get_secret_value()
+        if token.lower() in _PLACEHOLDERS:
+            raise ValueError("is still the placeholder from .env.example")
+        if not _BOT_TOKEN.match(token):
+            raise ValueError("does not look like a bot token from @BotFather (123456789:AA...)")
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not _SECRET_TOKEN.match(value.get_secret_value()):
+            raise ValueError("may hold only A-Z, a-z, 0-9, _ and -, at most 256 characters")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def require_telegram(self) -> SecretStr:
+        if self.telegram_token is None:
+            raise SettingsError(
+                "PINGAN_TELEGRAM_TOKEN is not set: get a token from @BotFather and put it in .env"
+                " (or try `pingan chat`, which needs no token)"
+            )
+        if self.public_url is not None and self.telegram_webhook_secret is None:
+            raise SettingsError(
+                "PINGAN_TELEGRAM_WEBHOOK_SECRET is not set: webhook mode (PINGAN_PUBLIC_URL)"
+                " needs a secret so that only Telegram can post updates"
+            )
+        return self.telegram_token
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"PINGAN_{field.upper()} {message}") from None

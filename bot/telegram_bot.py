@@ -1,0 +1,55 @@
+"""Wiring aiogram: the Bot client (pointed at a self-hosted API server if configured),
+the Dispatcher with our one router, and the webhook route."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import BotCommand
+
+from dialogs.base import Services
+from dialogs.engine import handle
+from dispatch.neutral import Inbound
+from handlers import telegram
+from locales import text
+
+COMMANDS = (
+    "start",
+    "report",
+    "status",
+    "mycases",
+    "tasks",
+    "help",
+    "cancel",
+    "back",
+    "whoami",
+    "bind",
+)
+
+
+def make_bot(token: str, api_base: str) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
+    return Bot(token, session=session)
+
+
+def make_dispatcher(services: Services, on_handled: callable) -> Dispatcher:  # type: ignore[valid-type]
+    async def handle_inbound(inbound: Inbound):  # type: ignore[no-untyped-def]
+        return await handle(services, inbound)
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(telegram.setup(handle_inbound, on_handled))
+    return dispatcher
+
+
+async def publish_commands(bot: Bot, locale: str) -> None:
+    """The command list Telegram shows under "/" in the person's language."""
+    commands = [
+        BotCommand(command=c, description=text(f"command_help.{c}", locale)) for c in COMMANDS
+    ]
+    await bot.set_my_commands(commands)
+    if locale != "en":
+        english = [
+            BotCommand(command=c, description=text(f"command_help.{c}", "en")) for c in COMMANDS
+        ]
+        await bot.set_my_commands(english, language_code="en")

@@ -1,0 +1,249 @@
+"""Dialogs of the people handling a case: decline with a reason, record progress,
+close with an outcome, escalate a level up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogs.base import (
+    FINISH,
+    NAV_ROW,
+    Choice,
+    ChoiceStep,
+    Dialog,
+    Outcome,
+    Retry,
+    Step,
+    TextStep,
+    Turn,
+)
+from dispatch import cases
+from dispatch.cases import AGREEMENTS, t
+from dispatch.neutral import Button, Inbound, Reply
+from dispatch.workflow import TransitionRefused
+
+
+def handler_buttons(case_id: int) -> tuple[tuple[Button, ...], ...]:
+    """What the assignee can do next with a case."""
+    return (
+        (Button("button.progress", f"p:{case_id}"), Button("button.close_case", f"c:{case_id}")),
+        (Button("button.escalate", f"e:{case_id}"),),
+    )
+
+
+# decline --------------------------------------------------------------------------------
+
+
+async def _decline_reason(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
+    data["reason"] = text
+    return FINISH
+
+
+async def _declined(turn: Turn, data: dict[str, Any]) -> None:
+    try:
+        await cases.decline(
+            turn.session,
+            turn.clock,
+            turn.services.zone,
+            turn.person,
+            data["offer_id"],
+            data["reason"],
+        )
+    except TransitionRefused as refused:
+        turn.say(refused.reason)
+        return
+    turn.say("handling.declined", number=data.get("number", ""))
+
+
+DECLINE = Dialog.of(
+    "decline",
+    [TextStep("reason", "handling.ask_decline_reason", _decline_reason, min_len=2, max_len=500)],
+    _declined,
+)
+
+
+# progress -------------------------------------------------------------------------------
+
+
+class ProgressStep(Step):
+    """A progress note; photos sent first are attached to it."""
+
+    name = "note"
+
+    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
+        return Reply(
+            "handling.ask_progress",
+            {"number": data.get("number", ""), "photos": len(data.get("photos", []))},
+            (NAV_ROW,),
+        )
+
+    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
+        if inbound.kind == "photo" and inbound.media:
+            photos = [*data.get("photos", []), *inbound.media][:9]
+            data["photos"] = photos
+            return Retry("report.photo_saved", {"count": len(photos)})
+        if inbound.kind != "text" or not inbound.text.strip():
+            return Retry("input.expected_text")
+        note = inbound.text.strip()
+        if len(note) > 1000:
+            return Retry("input.too_long", {"max": 1000, "got": len(note)})
+        data["note"] = note
+        return FINISH
+
+
+async def _progress_saved(turn: Turn, data: dict[str, Any]) -> None:
+    try:
+        case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
+        await cases.record_progress(
+            turn.session,
+            turn.clock,
+            turn.person,
+            case,
+            data["note"],
+            list(data.get("photos", [])),
+            turn.inbound.channel,
+        )
+    except TransitionRefused as refused:
+        turn.say(refused.reason)
+        return
+    turn.say("handling.progress_saved", handler_buttons(case.id), number=case.number)
+
+
+PROGRESS = Dialog.of("progress", [ProgressStep()], _progress_saved)
+
+
+# close ----------------------------------------------------------------------------------
+
+
+async def _outcome(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
+    data["outcome"] = value
+    return "summary"
+
+
+async def _summary(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
+    data["summary"] = text
+    if data["outcome"] == "success":
+        return "agreement"
+    data["agreement"] = "none"
+    return "confirm"
+
+
+async def _agreement(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
+    data["agreement"] = value
+    return "confirm"
+
+
+async def _close_params(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "number": data.get("number", ""),
+        "outcome": t(f"outcome.{data.get('outcome', 'success')}"),
+        "summary": data.get("summary", ""),
+        "agreement": t(f"agreement.{data.get('agreement', 'none')}"),
+    }
+
+
+async def _close_confirmed(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
+    if value == "no":
+        data["_abandon"] = True
+    return FINISH
+
+
+async def _closed(turn: Turn, data: dict[str, Any]) -> None:
+    if data.get("_abandon"):
+        turn.say("handling.close_abandoned")
+        return
+    try:
+        case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
+        await cases.close_case(
+            turn.session,
+            turn.clock,
+            turn.services.zone,
+            turn.person,
+            case,
+            data["outcome"],
+            data["summary"],
+            data["agreement"],
+        )
+    except TransitionRefused as refused:
+        turn.say(refused.reason)
+        return
+    turn.say("handling.closed", number=case.number, outcome=t(f"outcome.{data['outcome']}"))
+
+
+CLOSE = Dialog.of(
+    "close_case",
+    [
+        ChoiceStep(
+            "outcome",
+            "handling.ask_outcome",
+            [Choice("success", "outcome.success"), Choice("failed", "outcome.failed")],
+            _outcome,
+            per_row=1,
+            params=_close_params,
+        ),
+        TextStep("summary", "handling.ask_summary", _summary, min_len=2, max_len=500),
+        ChoiceStep(
+            "agreement",
+            "handling.ask_agreement",
+            [Choice(a, f"agreement.{a}") for a in AGREEMENTS],
+            _agreement,
+        ),
+        ChoiceStep(
+            "confirm",
+            "handling.ask_close_confirm",
+            [Choice("yes", "button.confirm_close"), Choice("no", "button.not_now")],
+            _close_confirmed,
+            params=_close_params,
+        ),
+    ],
+    _closed,
+)
+
+
+# escalate -------------------------------------------------------------------------------
+
+
+async def _escalate_reason(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
+    data["reason"] = text
+    return FINISH
+
+
+async def _escalated(turn: Turn, data: dict[str, Any]) -> None:
+    try:
+        case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
+        offer = await cases.escalate(
+            turn.session, turn.clock, turn.services.zone, turn.person, case, data["reason"]
+        )
+    except TransitionRefused as refused:
+        turn.say(refused.reason)
+        return
+    turn.say("handling.escalated" if offer else "handling.escalated_nobody", number=case.number)
+
+
+ESCALATE = Dialog.of(
+    "escalate",
+    [TextStep("reason", "handling.ask_escalate_reason", _escalate_reason, min_len=2, max_len=500)],
+    _escalated,
+)
+
+
+# one-question dialogs for commands given without their argument ---------------------------
+
+
+class ArgumentStep(Step):
+    """Asks for the argument a command needs (a case number, a binding code)."""
+
+    def __init__(self, name: str, prompt: str) -> None:
+        self.name = name
+        self.prompt = prompt
+
+    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
+        return Reply(self.prompt, {}, (NAV_ROW,))
+
+    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
+        if inbound.kind != "text" or not inbound.text.strip():
+            return Retry("input.expected_text")
+        if len(inbound.text) > 64:
+            return Retry("input.too_long", {"max": 64, "got": len(inbound.text)})
+        data["argument"] = inbound.text.strip()
+        return FINISH

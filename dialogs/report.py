@@ -1,0 +1,549 @@
+"""Reporting a dispute: the citizen's guided dialog and the shorter one for staff.
+
+Citizen: describe → confirm_category (or pick_category) → location → region →
+people_count → danger → photos → contact → confirm.
+Staff (grid worker, department staff): describe → confirm_category → region (skipped when
+their profile names a grid) → parties → people_count → danger → on_spot → photos → confirm.
+A chat begun from a grid's QR code (/start g_<grid>) skips location and region.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dialogs.base import (
+    FINISH,
+    NAV_ROW,
+    Choice,
+    ChoiceStep,
+    Dialog,
+    Outcome,
+    Retry,
+    Step,
+    TextStep,
+    Turn,
+    choice_rows,
+    matched_choice,
+)
+from dispatch import cases
+from dispatch.cases import ReportDraft, max_risk, t
+from dispatch.neutral import Inbound, Reply
+from dispatch.org import children
+from dispatch.vocab import CATEGORIES
+from storage.models import Region, Unit
+
+MAX_PHOTOS = 9
+PAGE = 8
+PEOPLE = ("2", "3-9", "10-29", "30+")
+# More people means more risk: ten or more is a group dispute (群体性), thirty or more is major.
+PEOPLE_RISK = {"2": "general", "3-9": "general", "10-29": "significant", "30+": "major"}
+DANGER_RISK = {"none": "general", "possible": "significant", "urgent": "major"}
+# Mainland mobiles, and landlines with an area code (0691-2123456).
+PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+STAFF_REPORTERS = ("grid_worker", "dept_staff")
+
+
+def _after(data: dict[str, Any], step: str) -> str:
+    """The next step, or back to the summary when the person is correcting one answer."""
+    if data.pop("_editing", False):
+        return "confirm"
+    return step
+
+
+def _is_staff(data: dict[str, Any]) -> bool:
+    return data.get("source", "citizen") != "citizen"
+
+
+def _place_step(data: dict[str, Any]) -> str:
+    """Where the place is asked; a report begun from a grid's QR code already knows it."""
+    if data.get("_skip_location"):
+        return "parties" if _is_staff(data) else "people_count"
+    return "region" if _is_staff(data) else "location"
+
+
+# describe ------------------------------------------------------------------------------
+
+
+async def _described(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
+    result = turn.services.classifier.classify(text)
+    data.update(
+        description=text,
+        category=result.category,
+        confidence=result.confidence,
+        risk=result.risk,
+        cues=list(result.cues),
+    )
+    data.pop("_editing", None)  # a new description is classified again: confirm its type
+    return "confirm_category" if result.confident else "pick_category"
+
+
+describe = TextStep("describe", "report.ask_describe", _described, min_len=4, max_len=1000)
+
+
+# confirm_category / pick_category --------------------------------------------------------
+
+
+async def _category_params(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
+    return {"category": t(f"cat.{data['category']}")}
+
+
+async def _category_confirmed(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
+    if value == "no":
+        return "pick_category"
+    return _after(data, _place_step(data))
+
+
+confirm_category = ChoiceStep(
+    "confirm_category",
+    "report.ask_confirm_category",
+    [Choice("yes", "button.yes_right"), Choice("no", "button.no_pick")],
+    _category_confirmed,
+    params=_category_params,
+)
+
+
+async def _category_choices(turn: Turn, data: dict[str, Any]) -> list[Choice]:
+    ranked = [
+        c for c, score in turn.services.classifier.ranked(data.get("description", "")) if score > 0
+    ]
+    order = ranked + [c for c in CATEGORIES if c not in ranked]
+    return [Choice(c, f"cat.{c}") for c in order]
+
+
+async def _category_picked(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
+    data["category"] = value
+    data["confidence"] = 1.0  # the person said so
+    return _after(data, _place_step(data))
+
+
+pick_category = ChoiceStep(
+    "pick_category", "report.ask_pick_category", _category_choices, _category_picked, per_row=3
+)
+
+
+# location (citizens) ----------------------------------------------------------------------
+
+
+class LocationStep(Step):
+    """Share a location, pick the village from the list, or type an address."""
+
+    name = "location"
+    choices = (
+        Choice("share", "button.share_location", kind="location"),
+        Choice("pick", "button.pick_region"),
+    )
+
+    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
+        rows = choice_rows(nonce, self.choices, 1)
+        rows.append(NAV_ROW)
+        return Reply("report.ask_location", {}, tuple(rows))
+
+    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
+        if inbound.kind == "location" and inbound.location is not None:
+            lat, lon = inbound.location.latitude, inbound.location.longitude
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                return Retry("input.bad_location")
+            data.update(latitude=lat, longitude=lon)
+            turn.say("report.location_saved")
+            return "region"
+        picked = matched_choice(turn, inbound, self.choices, nonce_ok=True)
+        if picked is not None:
+            if picked.value == "share":
+                return Retry("report.share_hint")
+            return "region"
+        if inbound.kind != "text":
+            return Retry("report.location_expected")
+        address = inbound.text.strip()
+        if len(address) < 2:
+            return Retry("input.too_short", {"min": 2})
+        if len(address) > 200:
+            return Retry("input.too_long", {"max": 200, "got": len(address)})
+        data["address"] = address
+        return "region"
+
+
+# region: walk the tree ---------------------------------------------------------------------
+
+
+class RegionStep(Step):
+    """Pick the village (and grid) from the region tree, page by page.
+
+    Citizens start at the top of the organisation; staff at their own jurisdiction.
+    Data kept while walking: `_node` (the region whose children are listed) and `_page`.
+    """
+
+    name = "region"
+
+    async def _top(self, turn: Turn, data: dict[str, Any]) -> str | None:
+        if _is_staff(data):
+            return data.get("_top")
+        roots = await children(turn.session, None)
+        if len(roots) == 1:
+            return roots[0].code  # one prefecture: start with its counties
+        return None
+
+    async def _listing(
+        self, turn: Turn, data: dict[str, Any]
+    ) -> tuple[Region | None, list[Choice]]:
+        node_code = data.get("_node") or await self._top(turn, data)
+        node = await turn.session.get(Region, node_code) if node_code else None
+        kids = await children(turn.session, node.code if node else None)
+        page = int(data.get("_page", 0))
+        shown = kids[page * PAGE : (page + 1) * PAGE]
+        listing = [Choice(f"r:{r.code}", "label.raw", {"text": r.name}) for r in shown]
+        if len(kids) > (page + 1) * PAGE:
+            listing.append(Choice("more", "button.more"))
+        if node is not None and node.level in ("village", "township", "county") and node_code:
+            listing.append(Choice("here", "button.just_here", {"name": node.name}))
+        top = await self._top(turn, data)
+        if node is not None and node.code != top:
+            listing.append(Choice("up", "button.up"))
+        if not _is_staff(data):
+            listing.append(Choice("unknown", "button.not_sure"))
+        return node, listing
+
+    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
+        node, listing = await self._listing(turn, data)
+        rows = choice_rows(nonce, listing, 2)
+        rows.append(NAV_ROW)
+        return Reply("report.ask_region", {"where": node.name if node else "-"}, tuple(rows))
+
+    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
+        node, listing = await self._listing(turn, data)
+        picked = matched_choice(turn, inbound, listing, nonce_ok=True)
+        if picked is None:
+            return Retry("input.pick_a_button")
+        if picked.value == "more":
+            data["_page"] = int(data.get("_page", 0)) + 1
+            return self.name
+        if picked.value == "up" and node is not None:
+            data["_node"], data["_page"] = node.parent_code, 0
+            return self.name
+        if picked.value == "unknown":
+            data["region_code"] = None
+            return self._done(data)
+        if picked.value == "here" and node is not None:
+            data["region_code"] = node.code
+            return self._done(data)
+        region = await turn.session.get(Region, picked.value.removeprefix("r:"))
+        if region is None:
+            return Retry("input.pick_a_button")
+        if region.level == "grid" or not await children(turn.session, region.code):
+            data["region_code"] = region.code
+            return self._done(data)
+        data["_node"], data["_page"] = region.code, 0
+        return self.name
+
+    def _done(self, data: dict[str, Any]) -> str:
+        data.pop("_node", None)
+        data.pop("_page", None)
+        return _after(data, "parties" if _is_staff(data) else "people_count")
+
+
+# the rest of the questions ---------------------------------------------------------------
+
+
+async def _parties(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
+    data["parties"] = text
+    return _after(data, "people_count")
+
+
+parties = TextStep("parties", "report.ask_parties", _parties, min_len=2, max_len=500)
+
+
+async def _people(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
+    data["people_involved"] = value
+    return _after(data, "danger")
+
+
+people_count = ChoiceStep(
+    "people_count",
+    "report.ask_people",
+    [Choice(p, f"people.{p}") for p in PEOPLE],
+    _people,
+)
+
+
+async def _danger(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
+    data["danger_level"] = value
+    if value == "urgent":
+        turn.say("report.urgent_call_110")
+    return _after(data, "on_spot" if data.get("source") in STAFF_REPORTERS else "photos")
+
+
+danger = ChoiceStep(
+    "danger",
+    "report.ask_danger",
+    [
+        Choice("none", "danger.none"),
+        Choice("possible", "danger.possible"),
+        Choice("urgent", "danger.urgent"),
+    ],
+    _danger,
+    per_row=1,
+)
+
+
+async def _on_spot(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
+    data["resolved_on_spot"] = value == "yes"
+    if value == "yes":
+        return "on_spot_summary"
+    data.pop("on_spot_summary", None)
+    return _after(data, "photos")
+
+
+on_spot = ChoiceStep(
+    "on_spot",
+    "report.ask_on_spot",
+    [Choice("yes", "button.on_spot_yes"), Choice("no", "button.on_spot_no")],
+    _on_spot,
+)
+
+
+async def _on_spot_summary(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
+    data["on_spot_summary"] = text
+    return _after(data, "photos")
+
+
+on_spot_summary = TextStep(
+    "on_spot_summary", "report.ask_on_spot_summary", _on_spot_summary, min_len=2, max_len=500
+)
+
+
+class PhotosStep(Step):
+    """Optional photos, any number up to MAX_PHOTOS, then 完成 (or 跳过)."""
+
+    name = "photos"
+    choices = (Choice("done", "button.photos_done"),)
+
+    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
+        rows = choice_rows(nonce, self.choices, 1)
+        rows.append(NAV_ROW)
+        return Reply(
+            "report.ask_photos",
+            {"count": len(data.get("photos", [])), "max": MAX_PHOTOS},
+            tuple(rows),
+        )
+
+    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
+        if inbound.kind == "photo" and inbound.media:
+            photos: list[str] = list(data.get("photos", []))
+            room = MAX_PHOTOS - len(photos)
+            if room <= 0:
+                return Retry("report.photos_full", {"max": MAX_PHOTOS})
+            photos.extend(inbound.media[:room])
+            data["photos"] = photos
+            return Retry("report.photo_saved", {"count": len(photos)})
+        picked = matched_choice(turn, inbound, self.choices, nonce_ok=True)
+        if (
+            picked is None
+            and inbound.kind == "text"
+            and inbound.text.strip()
+            in (
+                turn.words("word.skip"),
+                "skip",
+            )
+        ):
+            picked = self.choices[0]
+        if picked is None:
+            return Retry("report.photos_expected")
+        return _after(data, "confirm" if _is_staff(data) else "contact")
+
+
+class ContactStep(Step):
+    """An optional phone number: shared from the phone, typed, or anonymous."""
+
+    name = "contact"
+    choices = (
+        Choice("share", "button.share_contact", kind="contact"),
+        Choice("anonymous", "button.anonymous"),
+    )
+
+    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
+        rows = choice_rows(nonce, self.choices, 1)
+        rows.append(NAV_ROW)
+        return Reply("report.ask_contact", {}, tuple(rows))
+
+    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
+        picked = matched_choice(turn, inbound, self.choices, nonce_ok=True)
+        if picked is not None:
+            if picked.value == "anonymous":
+                data["phone"] = None
+                return "confirm"
+            return Retry("report.share_hint")
+        if inbound.kind not in ("text", "contact"):
+            return Retry("report.phone_expected")
+        typed = re.sub(r"[\s()]", "", inbound.text)
+        match = PHONE.match(typed)
+        if match is None:
+            return Retry("report.phone_invalid")
+        data["phone"] = match.group(1)
+        return "confirm"
+
+
+# confirm -------------------------------------------------------------------------------
+
+EDITABLE_CITIZEN = ("describe", "pick_category", "region", "people_count", "danger", "contact")
+EDITABLE_STAFF = ("describe", "pick_category", "region", "parties", "people_count", "danger")
+
+
+async def summary_params(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
+    place = await cases.place_name(turn.session, data.get("region_code"))
+    if data.get("address"):
+        place = f"{place} {data['address']}".strip()
+    if not place and data.get("latitude") is not None:
+        place = f"{data['latitude']:.5f}, {data['longitude']:.5f}"
+    return {
+        "description": data.get("description", ""),
+        "category": t(f"cat.{data.get('category', 'other')}"),
+        "place": place or t("place.unknown"),
+        "people": t(f"people.{data['people_involved']}") if data.get("people_involved") else "-",
+        "danger": t(f"danger.{data.get('danger_level', 'none')}"),
+        "photos": len(data.get("photos", [])),
+        "phone": data.get("phone") or t("phone.anonymous"),
+        "parties": data.get("parties") or "-",
+        "on_spot": t("word.yes" if data.get("resolved_on_spot") else "word.no"),
+    }
+
+
+class ConfirmStep(Step):
+    name = "confirm"
+    choices = (
+        Choice("submit", "button.submit"),
+        Choice("edit", "button.edit"),
+        Choice("cancel", "button.cancel_report"),
+    )
+
+    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
+        if data.get("_choosing_edit"):
+            fields = EDITABLE_STAFF if _is_staff(data) else EDITABLE_CITIZEN
+            rows = choice_rows(nonce, [Choice(f"e:{f}", f"edit.{f}") for f in fields], 2)
+            return Reply("report.ask_edit_which", {}, tuple(rows))
+        key = "report.summary_staff" if _is_staff(data) else "report.summary"
+        rows = choice_rows(nonce, self.choices, 3)
+        return Reply(key, await summary_params(turn, data), tuple(rows))
+
+    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
+        if data.get("_choosing_edit"):
+            fields = EDITABLE_STAFF if _is_staff(data) else EDITABLE_CITIZEN
+            options = [Choice(f"e:{f}", f"edit.{f}") for f in fields]
+            picked = matched_choice(turn, inbound, options, nonce_ok=True)
+            if picked is None:
+                return Retry("input.pick_a_button")
+            data.pop("_choosing_edit")
+            data["_editing"] = True
+            step = picked.value.removeprefix("e:")
+            if step == "region":
+                data.pop("_node", None)
+            return step
+        picked = matched_choice(turn, inbound, self.choices, nonce_ok=True)
+        if picked is None:
+            return Retry("input.pick_a_button")
+        if picked.value == "edit":
+            data["_choosing_edit"] = True
+            return self.name
+        if picked.value == "cancel":
+            data["_cancelled"] = True
+        return FINISH
+
+
+async def _submit(turn: Turn, data: dict[str, Any]) -> None:
+    if data.get("_cancelled"):
+        turn.say("report.cancelled")
+        return
+    people_risk = PEOPLE_RISK.get(data.get("people_involved") or "2", "general")
+    danger_risk = DANGER_RISK.get(data.get("danger_level", "none"), "general")
+    draft = ReportDraft(
+        description=data["description"],
+        category=data["category"],
+        confidence=float(data.get("confidence", 0)),
+        risk=max_risk(data.get("risk", "general"), people_risk, danger_risk),
+        cues=list(data.get("cues", [])),
+        source=data.get("source", "citizen"),
+        region_code=data.get("region_code"),
+        address=data.get("address"),
+        latitude=data.get("latitude"),
+        longitude=data.get("longitude"),
+        people_involved=data.get("people_involved"),
+        danger=data.get("danger_level", "none") != "none",
+        parties=data.get("parties"),
+        phone=data.get("phone"),
+        photos=list(data.get("photos", [])),
+        resolved_on_spot=bool(data.get("resolved_on_spot")),
+        on_spot_summary=data.get("on_spot_summary"),
+    )
+    case = await cases.file_report(
+        turn.session, turn.clock, turn.services.zone, turn.person, draft, turn.inbound.channel
+    )
+    if case.status == "resolved":
+        turn.say("report.receipt_on_spot", number=case.number)
+    else:
+        turn.say(
+            "report.receipt",
+            number=case.number,
+            risk=t(f"risk.{case.risk}"),
+            next=t("report.next_assigned" if case.status == "assigned" else "report.next_triage"),
+        )
+
+
+CITIZEN_REPORT = Dialog.of(
+    "report",
+    [
+        describe,
+        confirm_category,
+        pick_category,
+        LocationStep(),
+        RegionStep(),
+        people_count,
+        danger,
+        PhotosStep(),
+        ContactStep(),
+        ConfirmStep(),
+    ],
+    _submit,
+)
+
+STAFF_REPORT = Dialog.of(
+    "staff_report",
+    [
+        describe,
+        confirm_category,
+        pick_category,
+        RegionStep(),
+        parties,
+        people_count,
+        danger,
+        on_spot,
+        on_spot_summary,
+        PhotosStep(),
+        ConfirmStep(),
+    ],
+    _submit,
+)
+
+
+async def report_start_data(turn: Turn, grid: Region | None) -> tuple[str, dict[str, Any], str]:
+    """Which report dialog a person gets, its starting data, and its first step."""
+    person = turn.person
+    if person.role == "citizen":
+        data: dict[str, Any] = {"source": "citizen"}
+        if grid is not None:
+            data["region_code"] = grid.code
+            data["_skip_location"] = True
+        return "report", data, "describe"
+    data = {"source": person.role if person.role in STAFF_REPORTERS else "grid_worker"}
+    home = person.region_code
+    if home is None and person.unit_code is not None:
+        unit = await turn.session.get(Unit, person.unit_code)
+        home = unit.region_code if unit else None
+    region = await turn.session.get(Region, home) if home else None
+    if grid is not None:
+        data["region_code"] = grid.code
+        data["_skip_location"] = True
+    elif region is not None and region.level == "grid":
+        data["region_code"] = region.code
+        data["_skip_location"] = True
+    elif region is not None:
+        data["_top"] = region.code
+    return "staff_report", data, "describe"

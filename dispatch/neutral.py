@@ -1,0 +1,75 @@
+"""Channel-neutral messages: what a person said (Inbound) and what we say back (Reply).
+
+Handlers translate platform updates into Inbound and render Reply on their platform;
+nothing below handlers/ knows which chat app a person uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+InboundKind = Literal["text", "choice", "location", "photo", "contact", "voice", "unsupported"]
+ButtonKind = Literal["choice", "location", "contact"]
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    channel: str  # "telegram", "wechat", "console"
+    user_ref: str  # the platform's id of the person
+    chat_ref: str  # where to answer
+    kind: InboundKind
+    text: str = ""
+    choice: str | None = None  # an opaque button payload; never proof of a right
+    location: Location | None = None
+    media: tuple[str, ...] = ()  # platform file ids
+    reply_to: str | None = None  # id of the bot message this answers, if any
+    display_name: str = ""
+    language: str | None = None  # the platform's language code, e.g. "zh-hans", "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    text_key: str
+    payload: str = ""
+    kind: ButtonKind = "choice"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text_key: str
+    params: dict[str, Any] = field(default_factory=dict)
+    buttons: tuple[tuple[Button, ...], ...] = ()  # rows of buttons
+    media: tuple[str, ...] = ()
+    # Adapters keep a reply keyboard (location/contact) until a reply says otherwise.
+    remove_keyboard: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text_key": self.text_key,
+            "params": self.params,
+            "buttons": [
+                [{"t": b.text_key, "p": b.payload, "k": b.kind, "a": b.params} for b in row]
+                for row in self.buttons
+            ],
+            "media": list(self.media),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Reply:
+        return cls(
+            text_key=data["text_key"],
+            params=data.get("params") or {},
+            buttons=tuple(
+                tuple(Button(b["t"], b["p"], b["k"], b.get("a") or {}) for b in row)
+                for row in data.get("buttons") or ()
+            ),
+            media=tuple(data.get("media") or ()),
+        )

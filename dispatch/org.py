@@ -1,0 +1,138 @@
+"""The organisation in the database: import, region tree queries, jurisdiction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.orgfile import OrgFile
+from dispatch.vocab import LEVELS
+from storage.models import Case, Person, Region, Unit
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    regions_added: int
+    regions_updated: int
+    units_added: int
+    units_updated: int
+
+    @property
+    def changed(self) -> bool:
+        return any((self.regions_added, self.regions_updated, self.units_added, self.units_updated))
+
+
+async def import_org(session: AsyncSession, org: OrgFile) -> ImportSummary:
+    """Insert or update regions and units by code. Importing the same file twice changes nothing.
+
+    Regions and units missing from the file are kept: cases and people still refer to them.
+    """
+    existing_regions = {r.code: r for r in (await session.scalars(select(Region))).all()}
+    paths: dict[str, str] = {code: r.path for code, r in existing_regions.items()}
+    added = updated = 0
+    for spec in org.regions:  # parents come before children
+        path = (paths[spec.parent] if spec.parent else "/") + spec.code + "/"
+        paths[spec.code] = path
+        row = existing_regions.get(spec.code)
+        if row is None:
+            session.add(
+                Region(
+                    code=spec.code,
+                    name=spec.name,
+                    level=spec.level,
+                    parent_code=spec.parent,
+                    path=path,
+                )
+            )
+            added += 1
+        elif (row.name, row.level, row.parent_code, row.path) != (
+            spec.name,
+            spec.level,
+            spec.parent,
+            path,
+        ):
+            row.name, row.level, row.parent_code, row.path = (
+                spec.name,
+                spec.level,
+                spec.parent,
+                path,
+            )
+            updated += 1
+    await session.flush()
+    existing_units = {u.code: u for u in (await session.scalars(select(Unit))).all()}
+    units_added = units_updated = 0
+    for unit in org.units:
+        categories = list(unit.categories)
+        row_u = existing_units.get(unit.code)
+        if row_u is None:
+            session.add(
+                Unit(
+                    code=unit.code,
+                    name=unit.name,
+                    kind=unit.kind,
+                    region_code=unit.region,
+                    categories=categories,
+                )
+            )
+            units_added += 1
+        elif (row_u.name, row_u.kind, row_u.region_code, row_u.categories) != (
+            unit.name,
+            unit.kind,
+            unit.region,
+            categories,
+        ):
+            row_u.name, row_u.kind, row_u.region_code = unit.name, unit.kind, unit.region
+            row_u.categories = categories
+            units_updated += 1
+    await session.flush()
+    return ImportSummary(added, updated, units_added, units_updated)
+
+
+async def ancestors(session: AsyncSession, region: Region) -> list[Region]:
+    """The region and its ancestors, nearest first."""
+    codes = [c for c in region.path.strip("/").split("/") if c]
+    rows = {
+        r.code: r for r in (await session.scalars(select(Region).where(Region.code.in_(codes))))
+    }
+    return [rows[c] for c in reversed(codes) if c in rows]
+
+
+async def children(session: AsyncSession, parent_code: str | None) -> list[Region]:
+    stmt = select(Region).where(
+        Region.parent_code.is_(None) if parent_code is None else Region.parent_code == parent_code
+    )
+    return list((await session.scalars(stmt.order_by(Region.code))).all())
+
+
+async def root_region(session: AsyncSession) -> Region | None:
+    roots = await children(session, None)
+    return roots[0] if roots else None
+
+
+async def jurisdiction_path(session: AsyncSession, person: Person) -> str | None:
+    """The region path a staff member answers for (their unit's subtree), or None."""
+    if person.unit_code is None:
+        return None
+    unit = await session.get(Unit, person.unit_code)
+    if unit is None:
+        return None
+    region = await session.get(Region, unit.region_code)
+    return region.path if region is not None else None
+
+
+async def may_read(session: AsyncSession, person: Person, case: Case) -> bool:
+    """A citizen reads only their own reports; staff, cases in their unit's subtree or on them."""
+    if case.reporter_id == person.id:
+        return True
+    if person.role == "citizen":
+        return False
+    if case.assignee_id == person.id:
+        return True
+    path = await jurisdiction_path(session, person)
+    return path is not None and case.region_path.startswith(path)
+
+
+def level_index(level: str) -> int:
+    return LEVELS.index(level)

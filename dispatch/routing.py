@@ -1,0 +1,113 @@
+"""Where a case goes: by risk to a level, by category to a unit, by load to a person.
+
+general → village, significant → township, major → county (DESIGN.md section 2). A level
+with no unit that handles the category, or with nobody left to take it, passes it up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.org import ancestors, root_region
+from dispatch.vocab import LEVELS
+from storage.models import Case, CaseOffer, Person, Region, Unit
+
+TARGET_LEVEL = {"general": "village", "significant": "township", "major": "county"}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    unit: Unit
+    person: Person
+    as_dispatcher: bool  # nobody in the handling units was left; the centre triages it
+
+
+def handles(unit: Unit, category: str) -> bool:
+    return "all" in unit.categories or category in unit.categories
+
+
+def _unit_order(unit: Unit, category: str) -> tuple[int, int, str]:
+    # A unit that names the category (人社局 for wages) before one that takes everything,
+    # and a mediation committee or department before the centre, which is the triage desk.
+    specific = 0 if category in unit.categories else 1
+    kind = {"department": 0, "mediation": 0, "center": 1}.get(unit.kind, 2)
+    return (specific, kind, unit.code)
+
+
+async def _least_loaded(
+    session: AsyncSession, unit_code: str, role: str, exclude: set[int]
+) -> Person | None:
+    """The person of `role` in the unit with the fewest open cases and open offers."""
+    open_cases = (
+        select(func.count(Case.id))
+        .where(Case.assignee_id == Person.id, Case.status == "in_progress")
+        .scalar_subquery()
+    )
+    open_offers = (
+        select(func.count(CaseOffer.id))
+        .where(CaseOffer.person_id == Person.id, CaseOffer.state == "open")
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Person)
+        .where(Person.unit_code == unit_code, Person.role == role)
+        .order_by((open_cases + open_offers).asc(), Person.id.asc())
+        .limit(1)
+    )
+    if exclude:
+        stmt = stmt.where(Person.id.not_in(exclude))
+    return await session.scalar(stmt)
+
+
+def candidate_regions(chain: list[Region], risk: str, above_level: str | None) -> list[Region]:
+    """Regions to try, nearest first, at the risk's level or higher (and above `above_level`)."""
+    ceiling = LEVELS.index(TARGET_LEVEL.get(risk, "village"))
+    if above_level is not None:
+        ceiling = min(ceiling, LEVELS.index(above_level) - 1)
+    return [r for r in chain if LEVELS.index(r.level) <= ceiling]
+
+
+async def choose_target(
+    session: AsyncSession,
+    case: Case,
+    *,
+    exclude: Iterable[int] = (),
+    above_level: str | None = None,
+) -> Target | None:
+    """The person to offer `case` to next, or None when nobody anywhere can take it.
+
+    Outcomes, level by level from the risk's level upwards:
+    - a unit there handles the category and has a mediator not yet tried → that mediator
+      (fewest open cases first);
+    - units handle it but every mediator was tried (or there are none) → a dispatcher of
+      that level's centre;
+    - no unit or nobody at all → the next level up; past the top → None.
+    """
+    excluded = set(exclude)
+    region = await session.get(Region, case.region_code) if case.region_code else None
+    if region is None:
+        region = await root_region(session)
+        if region is None:
+            return None
+    chain = await ancestors(session, region)
+    for level_region in candidate_regions(chain, case.risk, above_level):
+        units = (
+            await session.scalars(select(Unit).where(Unit.region_code == level_region.code))
+        ).all()
+        handling = sorted(
+            (u for u in units if handles(u, case.category)),
+            key=lambda u: _unit_order(u, case.category),
+        )
+        for unit in handling:
+            mediator = await _least_loaded(session, unit.code, "mediator", excluded)
+            if mediator is not None:
+                return Target(unit, mediator, as_dispatcher=False)
+        for centre in (u for u in units if u.kind == "center"):
+            dispatcher = await _least_loaded(session, centre.code, "dispatcher", excluded)
+            if dispatcher is not None:
+                return Target(centre, dispatcher, as_dispatcher=True)
+    return None

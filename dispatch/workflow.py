@@ -1,0 +1,149 @@
+"""The case life cycle (DESIGN.md section 2), declared once as data.
+
+Every change of a case's status goes through `apply()`: it checks the transition table
+(from which states, by which roles), updates the row with a compare-and-set on `version`,
+and appends a `case_events` row. The README's diagram is generated from TRANSITIONS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.clock import Clock
+from storage.models import Case, CaseEvent, Person
+
+NEW = "new"  # the pseudo-state before a report exists
+STATES = (
+    "reported",
+    "assigned",
+    "in_progress",
+    "resolved",
+    "closed",
+    "escalated",
+    "unresolved",
+    "cancelled",
+)
+SYSTEM = "system"  # the router and the scheduler act as this role
+STAFF_HANDLERS = frozenset({"mediator", "dispatcher", "admin"})
+REPORTERS = frozenset({"citizen", "grid_worker", "dept_staff", "mediator", "dispatcher", "leader"})
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    name: str
+    sources: frozenset[str]
+    target: str
+    roles: frozenset[str]
+    label: str  # the Chinese step name, for the diagram
+
+
+def _t(name: str, sources: set[str], target: str, roles: set[str] | frozenset[str], label: str):
+    return Transition(name, frozenset(sources), target, frozenset(roles), label)
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    _t("report", {NEW}, "reported", REPORTERS, "发现上报"),
+    _t("resolve_on_spot", {"reported"}, "resolved", {"grid_worker", "dept_staff"}, "就地化解"),
+    _t("offer", {"reported", "escalated"}, "assigned", {SYSTEM}, "分流交办"),
+    _t("reoffer", {"assigned"}, "assigned", {SYSTEM}, "改派"),
+    _t("unroutable", {"assigned", "escalated"}, "reported", {SYSTEM}, "待人工分派"),
+    _t("accept", {"assigned"}, "in_progress", STAFF_HANDLERS, "接单"),
+    _t("progress", {"in_progress"}, "in_progress", STAFF_HANDLERS, "调处进展"),
+    _t("resolve", {"in_progress"}, "resolved", STAFF_HANDLERS, "调解成功"),
+    _t("fail", {"in_progress"}, "unresolved", STAFF_HANDLERS, "调解不成"),
+    _t(
+        "escalate",
+        {"reported", "assigned", "in_progress"},
+        "escalated",
+        STAFF_HANDLERS | {SYSTEM, "leader"},
+        "上报上级",
+    ),
+    _t("archive", {"resolved", "unresolved"}, "closed", {SYSTEM, "dispatcher", "admin"}, "归档"),
+    _t(
+        "cancel",
+        {"reported", "assigned"},
+        "cancelled",
+        {"citizen", "grid_worker", "dept_staff", "dispatcher", "admin"},
+        "撤回",
+    ),
+)
+BY_NAME = {t.name: t for t in TRANSITIONS}
+
+
+class TransitionRefused(Exception):
+    """The transition is not allowed; `reason` is a message key for the person who asked."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def apply(
+    session: AsyncSession,
+    clock: Clock,
+    case: Case,
+    name: str,
+    actor: Person | None,
+    data: dict[str, Any] | None = None,
+    **changes: Any,
+) -> CaseEvent:
+    """Move `case` along transition `name`, by `actor` (None: the system).
+
+    Outcomes:
+    - the case is in a source state and the actor's role may do it → the row is updated
+      (status, `changes`, version+1) and an event appended; returns the event;
+    - the case is in another state → TransitionRefused("case.wrong_state");
+    - the actor's role may not do it → TransitionRefused("case.not_allowed");
+    - someone changed the case since it was read (a concurrent accept) →
+      TransitionRefused("case.taken"); nothing is written.
+    """
+    transition = BY_NAME[name]
+    role = actor.role if actor is not None else SYSTEM
+    if role not in transition.roles:
+        raise TransitionRefused("case.not_allowed")
+    source = NEW if name == "report" else case.status
+    if source not in transition.sources:
+        raise TransitionRefused("case.wrong_state")
+    now = clock.now()
+    if name != "report":
+        result = await session.execute(
+            update(Case)
+            .where(Case.id == case.id, Case.version == case.version)
+            .values(status=transition.target, version=Case.version + 1, updated_at=now, **changes)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise TransitionRefused("case.taken")
+        case.version += 1
+        case.status = transition.target
+        case.updated_at = now
+        for key, value in changes.items():
+            setattr(case, key, value)
+    event = CaseEvent(
+        case_id=case.id,
+        kind=name,
+        from_status=None if source == NEW else source,
+        to_status=transition.target,
+        actor_id=actor.id if actor is not None else None,
+        at=now,
+        data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+def mermaid() -> str:
+    """The state diagram, from TRANSITIONS, for the README."""
+    lines = ["stateDiagram-v2", "    [*] --> reported: report 发现上报"]
+    for t in TRANSITIONS:
+        if t.name == "report":
+            continue
+        for source in sorted(t.sources):
+            lines.append(f"    {source} --> {t.target}: {t.name} {t.label}")
+    lines.append("    closed --> [*]")
+    lines.append("    cancelled --> [*]")
+    return "\n".join(lines)

@@ -1,0 +1,112 @@
+"""The console channel: the same dialogs in a terminal, with no token at all.
+
+Buttons are printed numbered; typing the number taps it. Notices for the user are printed
+as they arrive, each with an id such as #n7, and `>n7 接单` replies to one. `/loc LAT,LON`,
+`/photo NAME` and `/contact PHONE` stand in for what a phone would send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from dialogs.base import Answer
+from dispatch.neutral import Inbound, Location, Reply
+from locales import text as render
+
+CHANNEL = "console"
+Handle = Callable[[Inbound], Awaitable[Answer]]
+
+
+class ConsoleChannel:
+    def __init__(self, user: str, handle: Handle, out: TextIO = sys.stdout) -> None:
+        self.user = user
+        self.handle = handle
+        self.out = out
+        self.buttons: list[str] = []  # payloads of the last numbered buttons
+        self._notice_ids = itertools.count(1)
+        self.locale = "zh_CN"
+
+    # rendering -----------------------------------------------------------------------------
+
+    def show(self, reply: Reply, locale: str, prefix: str = "") -> None:
+        self.out.write(prefix + render(reply.text_key, locale, reply.params) + "\n")
+        labels = []
+        payloads = []
+        for row in reply.buttons:
+            for button in row:
+                label = render(button.text_key, locale, button.params)
+                payloads.append(button.payload)
+                if button.kind == "location":
+                    label += "（/loc 纬度,经度）"
+                elif button.kind == "contact":
+                    label += "（/contact 手机号）"
+                labels.append(f"[{len(payloads)}] {label}")
+        if labels:
+            self.buttons = payloads
+            self.out.write("  " + "  ".join(labels) + "\n")
+        self.out.flush()
+
+    # console as an outbox transport --------------------------------------------------------
+
+    channel = CHANNEL
+
+    async def deliver(self, chat_ref: str, reply: Reply, locale: str) -> str:
+        ref = f"n{next(self._notice_ids)}"
+        self.show(reply, locale, prefix=f"\n🔔 [#{ref}] ")
+        return ref
+
+    # input ----------------------------------------------------------------------------------
+
+    def parse(self, line: str) -> Inbound:
+        line = line.rstrip("\n")
+        base = {
+            "channel": CHANNEL,
+            "user_ref": self.user,
+            "chat_ref": self.user,
+            "display_name": self.user,
+            "language": "zh-hans" if self.locale == "zh_CN" else "en",
+        }
+        stripped = line.strip()
+        if stripped.isdigit() and 1 <= int(stripped) <= len(self.buttons):
+            return Inbound(kind="choice", choice=self.buttons[int(stripped) - 1], **base)  # type: ignore[arg-type]
+        if stripped.startswith(">"):
+            ref, _, rest = stripped[1:].partition(" ")
+            return Inbound(kind="text", text=rest, reply_to=ref.lstrip("#"), **base)  # type: ignore[arg-type]
+        if stripped.startswith("/loc "):
+            try:
+                lat, lon = (float(x) for x in stripped[5:].replace("，", ",").split(",", 1))
+            except ValueError:
+                return Inbound(kind="text", text=stripped, **base)  # type: ignore[arg-type]
+            return Inbound(kind="location", location=Location(lat, lon), **base)  # type: ignore[arg-type]
+        if stripped.startswith("/photo"):
+            name = stripped[6:].strip() or "photo"
+            return Inbound(kind="photo", media=(f"console:{name}",), **base)  # type: ignore[arg-type]
+        if stripped.startswith("/contact "):
+            return Inbound(kind="contact", text=stripped[9:].strip(), **base)  # type: ignore[arg-type]
+        return Inbound(kind="text", text=line, **base)  # type: ignore[arg-type]
+
+    async def say(self, line: str) -> Answer:
+        answer = await self.handle(self.parse(line))
+        self.locale = answer.locale
+        for reply in answer.replies:
+            self.show(reply, answer.locale)
+        return answer
+
+
+async def read_lines(prompt: str) -> Callable[[], Awaitable[str | None]]:
+    loop = asyncio.get_running_loop()
+
+    async def next_line() -> str | None:
+        def read() -> str | None:
+            try:
+                return input(prompt)
+            except EOFError:
+                return None
+
+        return await loop.run_in_executor(None, read)
+
+    return next_line

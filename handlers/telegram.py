@@ -1,0 +1,195 @@
+"""Telegram, through aiogram: updates become Inbound, Replies become Bot API calls.
+
+Telegram's limits live here: 4096 characters a message, 64 bytes of callback data, and
+location/contact requests only on reply keyboards (never inline).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiogram import Bot, Router
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from dialogs.base import Answer
+from dispatch.neutral import Inbound, Location, Reply
+from handlers.sender import DeliveryBlocked, DeliveryFailed, DeliveryRetry
+from locales import text as render
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+MAX_TEXT = 4096
+MAX_CALLBACK = 64
+
+Handle = Callable[[Inbound], Awaitable[Answer]]
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+def inbound_from_message(message: Message) -> Inbound:
+    user = message.from_user
+    base = {
+        "channel": CHANNEL,
+        "user_ref": str(user.id if user else message.chat.id),
+        "chat_ref": str(message.chat.id),
+        "display_name": (user.full_name if user else "")[:64],
+        "language": user.language_code if user else None,
+        "reply_to": str(message.reply_to_message.message_id) if message.reply_to_message else None,
+    }
+    if message.location is not None:
+        loc = Location(message.location.latitude, message.location.longitude)
+        return Inbound(kind="location", location=loc, **base)  # type: ignore[arg-type]
+    if message.photo:
+        # Telegram sends several sizes; the last is the largest.
+        return Inbound(  # type: ignore[arg-type]
+            kind="photo", media=(message.photo[-1].file_id,), text=message.caption or "", **base
+        )
+    if message.contact is not None:
+        return Inbound(kind="contact", text=message.contact.phone_number, **base)  # type: ignore[arg-type]
+    if message.text is not None:
+        return Inbound(kind="text", text=message.text, **base)  # type: ignore[arg-type]
+    return Inbound(kind="unsupported", **base)  # type: ignore[arg-type]
+
+
+def inbound_from_callback(query: CallbackQuery) -> Inbound:
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    return Inbound(
+        channel=CHANNEL,
+        user_ref=str(query.from_user.id),
+        chat_ref=str(chat_id),
+        kind="choice",
+        choice=(query.data or "")[:MAX_CALLBACK],
+        display_name=query.from_user.full_name[:64],
+        language=query.from_user.language_code,
+    )
+
+
+def render_markup(reply: Reply, locale: str) -> Markup:
+    if not reply.buttons:
+        return ReplyKeyboardRemove() if reply.remove_keyboard else None
+    needs_keyboard = any(b.kind != "choice" for row in reply.buttons for b in row)
+    if needs_keyboard:
+        # A reply keyboard: choice buttons become plain words, which the dialog matches.
+        rows = [
+            [
+                KeyboardButton(
+                    text=render(b.text_key, locale, b.params),
+                    request_location=b.kind == "location" or None,
+                    request_contact=b.kind == "contact" or None,
+                )
+                for b in row
+                if not b.payload.startswith("nav:")
+            ]
+            for row in reply.buttons
+        ]
+        return ReplyKeyboardMarkup(
+            keyboard=[r for r in rows if r], resize_keyboard=True, one_time_keyboard=True
+        )
+    inline = []
+    for row in reply.buttons:
+        buttons = []
+        for b in row:
+            if len(b.payload.encode()) > MAX_CALLBACK:
+                log.error("callback payload over 64 bytes dropped: %r", b.payload)
+                continue
+            buttons.append(
+                InlineKeyboardButton(
+                    text=render(b.text_key, locale, b.params), callback_data=b.payload
+                )
+            )
+        if buttons:
+            inline.append(buttons)
+    return InlineKeyboardMarkup(inline_keyboard=inline)
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut a long message at line breaks where possible (Telegram takes 4096 characters)."""
+    text = text or "…"
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > limit // 2 else limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return parts
+
+
+async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, locale: str) -> Message:
+    """Send one Reply; buttons go on the last part of a long message."""
+    parts = split_text(render(reply.text_key, locale, reply.params))
+    message: Message | None = None
+    for i, part in enumerate(parts):
+        markup = render_markup(reply, locale) if i == len(parts) - 1 else None
+        message = await bot.send_message(chat_id, part, reply_markup=markup)
+    assert message is not None
+    return message
+
+
+class TelegramTransport:
+    """Outbox delivery over the Bot API."""
+
+    channel = CHANNEL
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def deliver(self, chat_ref: str, reply: Reply, locale: str) -> str:
+        try:
+            message = await send_reply(self.bot, int(chat_ref), reply, locale)
+        except TelegramRetryAfter as exc:
+            raise DeliveryRetry(exc.retry_after, f"429 retry after {exc.retry_after}") from exc
+        except TelegramForbiddenError as exc:
+            raise DeliveryBlocked(exc.message) from exc
+        except TelegramBadRequest as exc:
+            raise DeliveryFailed(exc.message) from exc
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            raise DeliveryRetry(0, str(exc)) from exc
+        return str(message.message_id)
+
+
+def setup(handle: Handle, on_handled: Callable[[], None] = lambda: None) -> Router:
+    """The one router: every message and button tap goes to the channel-neutral dialogs."""
+    router = Router(name="pingan")
+
+    async def answer(bot: Bot, chat_id: int, result: Answer) -> None:
+        for reply in result.replies:
+            try:
+                await send_reply(bot, chat_id, reply, result.locale)
+            except TelegramForbiddenError:
+                return
+        on_handled()
+
+    @router.message()
+    async def on_message(message: Message, bot: Bot) -> None:
+        if message.chat.type != "private":
+            return  # the bot works in private chats only: reports name people
+        result = await handle(inbound_from_message(message))
+        await answer(bot, message.chat.id, result)
+
+    @router.callback_query()
+    async def on_callback(query: CallbackQuery, bot: Bot) -> None:
+        # Stop the button's spinner first; the answer itself comes as messages.
+        await query.answer()
+        if query.message is None:
+            return
+        result = await handle(inbound_from_callback(query))
+        await answer(bot, query.message.chat.id, result)
+
+    return router

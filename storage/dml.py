@@ -1,0 +1,37 @@
+"""Dialect-aware statements that SQLAlchemy Core spells differently on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import CaseCounter
+
+
+def _insert(session: AsyncSession, table: Table) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+async def insert_ignoring_conflict(
+    session: AsyncSession, table: Table, values: dict[str, Any], *, key: str
+) -> int | None:
+    """INSERT unless a row with the same unique `key` exists; returns the new id or None.
+
+    This is how a notice is enqueued exactly once however often the cause is replayed.
+    """
+    stmt = _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=[key])
+    result = await session.execute(stmt.returning(table.c.id))
+    return result.scalar_one_or_none()
+
+
+async def next_in_sequence(session: AsyncSession, year: int) -> int:
+    """The next case serial for `year`, atomically, without gaps under concurrency."""
+    table = CaseCounter.__table__
+    stmt = _insert(session, table).values(year=year, last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=["year"], set_={"last": table.c.last + 1})
+    result = await session.execute(stmt.returning(table.c.last))
+    return int(result.scalar_one())

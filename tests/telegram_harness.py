@@ -1,0 +1,108 @@
+"""The real aiogram Dispatcher and our router, polling the stand-in Bot API, with the
+outbox sender running beside it: the whole Telegram side of `pingan run` minus the
+process. Tests talk to it as Telegram users would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+
+from bot.telegram_bot import make_dispatcher
+from dialogs.base import Services
+from handlers.sender import OutboxSender, RateLimiter
+from handlers.telegram import TelegramTransport
+from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI
+
+
+class TelegramHarness:
+    def __init__(
+        self, fake: FakeTelegramAPI, bot: Bot, dispatcher: Dispatcher, sender: OutboxSender
+    ):
+        self.fake = fake
+        self.bot = bot
+        self.dispatcher = dispatcher
+        self.sender = sender
+        self.handled = 0
+        self._handled_event = asyncio.Event()
+
+    def on_handled(self) -> None:
+        self.sender.wake()
+        self.handled += 1
+        self._handled_event.set()
+
+    async def _push(self, update: dict[str, Any], chat_id: int) -> list[ApiCall]:
+        """Push one update and return what the bot sent to that chat while handling it."""
+        start = len(self.fake.sent(chat_id))
+        target = self.handled + 1
+        self.fake.push_update(update)
+        async with asyncio.timeout(10):
+            while self.handled < target:
+                self._handled_event.clear()
+                await self._handled_event.wait()
+        return self.fake.sent(chat_id)[start:]
+
+    async def says(self, user_id: int, text: str, **kw: Any) -> list[ApiCall]:
+        return await self._push(self.fake.text_update(user_id, text, **kw), user_id)
+
+    async def taps(self, user_id: int, label: str, in_calls: list[ApiCall]) -> list[ApiCall]:
+        """Tap the inline button whose text contains `label` in the given messages."""
+        for call in reversed(in_calls):
+            for row in self.fake.buttons(call):
+                for text, data in row:
+                    if label in text and data not in ("", "request_location", "request_contact"):
+                        message_id = call.result["message_id"]
+                        update = self.fake.callback_update(user_id, data, message_id=message_id)
+                        return await self._push(update, user_id)
+        raise AssertionError(f"no button {label!r} in {[c.text[:60] for c in in_calls]}")
+
+    async def sends(self, user_id: int, update: dict[str, Any]) -> list[ApiCall]:
+        return await self._push(update, user_id)
+
+    async def notices(self, chat_id: int, containing: str) -> ApiCall:
+        """Wait for a notice (sent by the outbox sender) to `chat_id`."""
+        self.sender.wake()
+        return await self.fake.wait_for_sent(chat_id, text_contains=containing, since=0)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(services: Services) -> AsyncIterator[TelegramHarness]:
+    async with FakeTelegramAPI() as fake:
+        bot = fake.make_bot()
+        sender = OutboxSender(
+            services.sessions,
+            services.clock,
+            TelegramTransport(bot),
+            limiter=RateLimiter(per_second=1000, per_chat_interval=0),
+            poll_seconds=0.05,
+        )
+        harness: TelegramHarness | None = None
+
+        def on_handled() -> None:
+            assert harness is not None
+            harness.on_handled()
+
+        dispatcher = make_dispatcher(services, on_handled)
+        started = asyncio.Event()
+        dispatcher.startup.register(started.set)
+        harness = TelegramHarness(fake, bot, dispatcher, sender)
+        try:
+            async with asyncio.TaskGroup() as group:
+                polling = group.create_task(
+                    dispatcher.start_polling(
+                        bot, handle_signals=False, close_bot_session=False, polling_timeout=1
+                    )
+                )
+                sending = group.create_task(sender.run())
+                await started.wait()
+                try:
+                    yield harness
+                finally:
+                    await dispatcher.stop_polling()
+                    sending.cancel()
+                    await asyncio.wait([polling])
+        finally:
+            await bot.session.close()
