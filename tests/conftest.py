@@ -126,6 +126,11 @@ class Person:
         self.last = await handle(self.services, self._inbound(kind="choice", choice=payload))
         return self.last
 
+    async def presses(self, payload: str) -> Answer:
+        """Press a button by its payload (one on a notice, or a forged one)."""
+        self.last = await handle(self.services, self._inbound(kind="choice", choice=payload))
+        return self.last
+
     async def sends(self, kind: str, **kw: object) -> Answer:
         if kind == "location":
             lat, lon = kw.pop("at")  # type: ignore[misc]
