@@ -8,14 +8,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from storage.database import DEFAULT_URL
+from storage.database import DEFAULT_URL, normalise_url
 
 LOCALES = ("zh_CN", "en")
 # Telegram's rule for the secret_token header: 1-256 characters, A-Z a-z 0-9 _ -.
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _BOT_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
-_PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "123456:ABC-DEF"}
+# Compared in lower case.
+_PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "123456:abc-def"}
+_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
 class SettingsError(Exception):
@@ -24,7 +28,12 @@ class SettingsError(Exception):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="PINGAN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="PINGAN_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # `PINGAN_PUBLIC_URL=` (left empty, as templates do) means "not set", not "invalid".
+        env_ignore_empty=True,
     )
 
     database_url: str = DEFAULT_URL
@@ -36,6 +45,20 @@ class Settings(BaseSettings):
     http_port: Annotated[int, Field(ge=1, le=65535)] = 8080
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_supported(cls, value: str) -> str:
+        try:
+            driver = make_url(normalise_url(value)).drivername
+        except (ArgumentError, ValueError):
+            driver = None
+        if driver not in _DRIVERS:
+            raise ValueError(
+                "is not a supported database URL (use sqlite+aiosqlite:///./var/pingan.db"
+                " or postgresql+asyncpg://user:pass@127.0.0.1:5432/pingan)"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -55,7 +55,7 @@ _GROUP_RE: Final = re.compile(
     r"([0-9]+|[一二两三四五六七八九十百千几]+)"
     r"(?:多|余|来)?"
     r"(?:个|名|位|口|家)?"
-    r"(人|户|村民|农民工|工人|亲戚|业主|股东|老乡|群众|家属|胶农|茶农|社员)"
+    r"(人|户|村民|农民工|工人|员工|职工|亲戚|业主|股东|会员|家长|老乡|群众|家属|胶农|茶农|社员)"
 )
 _CN_DIGITS: Final = {
     "一": 1,
@@ -272,11 +272,11 @@ class Classifier:
         order = sorted(range(len(CATEGORIES)), key=lambda i: -scores[i])
         best, runner_up = order[0], order[1]
         best_score = scores[best]
+        category_cues: tuple[str, ...] = ()
         if best_score < self._min_score or best_score <= 0:
-            category, confidence, category_cues = OTHER, 0.0, ()
-            if best_score > 0:
-                # Weak evidence still explains itself; the dialog will ask anyway.
-                category_cues = tuple(word for word, _ in cues[best])[:MAX_CATEGORY_CUES]
+            # Too little evidence for any category: "other", and the dialog asks for the type
+            # (ranked() still lists the weak candidates).
+            category, confidence = OTHER, 0.0
         else:
             category = CATEGORIES[best]
             confidence = best_score / (best_score + max(scores[runner_up], 0.0) + self._smoothing)
@@ -318,13 +318,25 @@ class Classifier:
                 if weight > 0:
                     cues[index].append((word, weight))
 
-        seen: set[str] = set()
+        # Unique matched tokens in text order. Search-mode segmentation yields "物业" and "车库"
+        # next to "物业费" and "地下车库"; a token inside a longer matched keyword does not count
+        # again for the categories that keyword scores, so a compound weighs what its own entry
+        # says rather than the sum of its parts ("倒垃圾" for neighbor leaves "垃圾" to the
+        # environment score).
+        matched_tokens: dict[str, _Hits] = {}
         for token in self._cut(text):
-            if token not in seen:
-                seen.add(token)
+            if token not in matched_tokens:
                 hits = self._tokens.get(token)
                 if hits is not None:
-                    add(token, hits)
+                    matched_tokens[token] = hits
+        for token, hits in matched_tokens.items():
+            covered = {
+                index
+                for other, other_hits in matched_tokens.items()
+                if token != other and token in other
+                for index, _ in other_hits
+            }
+            add(token, tuple(hit for hit in hits if hit[0] not in covered) if covered else hits)
 
         matched: set[int] = set()  # ids of patterns already counted
         major: list[str] = []

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Protocol
@@ -73,6 +74,20 @@ class RateLimiter:
             await asyncio.sleep(at - now)
 
 
+def interleaved(batch: list[outbox.Claimed]) -> list[outbox.Claimed]:
+    """Round-robin by chat, so that one busy chat's one-a-second pace does not hold up others."""
+    queues: dict[str, deque[outbox.Claimed]] = {}
+    for notice in batch:
+        queues.setdefault(notice.chat_ref, deque()).append(notice)
+    ordered: list[outbox.Claimed] = []
+    while queues:
+        for chat in list(queues):
+            ordered.append(queues[chat].popleft())
+            if not queues[chat]:
+                del queues[chat]
+    return ordered
+
+
 class OutboxSender:
     def __init__(
         self,
@@ -122,7 +137,7 @@ class OutboxSender:
             batch = await outbox.claim(
                 session, self.clock, self.transport.channel, limit=limit, person_id=self.person_id
             )
-        for notice in batch:
+        for notice in interleaved(batch):
             await self.limiter.wait(notice.chat_ref)
             await self._send(notice)
         return len(batch)

@@ -112,7 +112,7 @@ async def test_nobody_to_take_it_leaves_it_reported_for_the_centre(
 async def test_two_mediators_accepting_at_the_same_instant_one_wins(
     services: Services, person
 ) -> None:  # type: ignore[no-untyped-def]
-    a = await make_staff(services, "a", "mediator", VILLAGE_MEDIATION)
+    await make_staff(services, "a", "mediator", VILLAGE_MEDIATION)
     b = await make_staff(services, "b", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
     first = (await offers_of(services, number))[0]

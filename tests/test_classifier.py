@@ -1,0 +1,246 @@
+"""Dispute classifier: dev-set accuracy, risk rating and edge cases."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import jieba
+import pytest
+import yaml
+
+from dispatch.classify import DEFAULT_RULES, Classification, Classifier, JiebaSegmenter
+from dispatch.vocab import CATEGORIES, RISKS
+from tests.classifier_report import DevRow, evaluate, load_devset
+
+
+class SpaceSegmenter:
+    """A fake segmenter: words are whatever the spaces separate."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def cut(self, text: str) -> list[str]:
+        self.calls.append(text)
+        return text.split(" ")
+
+
+class BrokenSegmenter:
+    def cut(self, text: str) -> list[str]:
+        raise RuntimeError("segmenter down")
+
+
+@pytest.fixture(scope="module")
+def segmenter() -> JiebaSegmenter:
+    return JiebaSegmenter()
+
+
+@pytest.fixture(scope="module")
+def classifier(segmenter: JiebaSegmenter) -> Classifier:
+    return Classifier.load(segmenter=segmenter)
+
+
+@pytest.fixture(scope="module")
+def devset() -> list[DevRow]:
+    return load_devset()
+
+
+@pytest.fixture
+def tiny_rules(tmp_path: Path) -> Path:
+    rules = {
+        "threshold": 0.5,
+        "min_score": 2,
+        "negations": ["没有", "没"],
+        "risk": {"major": ["跳楼"], "significant": ["动手"]},
+        "categories": {
+            "labor": {"keywords": {"工钱": 3, "欠薪": 3}, "phrases": {"工资不给": 4}},
+            "family": {"keywords": {"离婚": 4}, "negative": {"工钱": 1}},
+        },
+    }
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+# --- the dev set -------------------------------------------------------------------------
+
+
+def test_devset_is_well_formed(devset: list[DevRow]) -> None:
+    assert len(devset) >= 330
+    assert {row.category for row in devset} <= set(CATEGORIES)
+    assert {row.risk for row in devset} <= set(RISKS)
+    assert all(row.text.strip() for row in devset)
+    texts = [row.text for row in devset]
+    assert len(set(texts)) == len(texts), "duplicate texts"
+
+
+def test_every_category_has_enough_rows(devset: list[DevRow]) -> None:
+    counts = Counter(row.category for row in devset)
+    thin = {code: counts[code] for code in CATEGORIES if counts[code] < 15}
+    assert not thin, f"categories with fewer than 15 rows: {thin}"
+
+
+def test_category_accuracy(classifier: Classifier, devset: list[DevRow]) -> None:
+    evaluation = evaluate(classifier, devset)
+    assert evaluation.accuracy >= 0.85, evaluation.confusions.most_common(10)
+
+
+def test_risk_accuracy_and_no_major_missed(classifier: Classifier, devset: list[DevRow]) -> None:
+    evaluation = evaluate(classifier, devset)
+    assert evaluation.risk_accuracy >= 0.80, evaluation.risk_confusions
+    missed = [
+        row.text
+        for row in devset
+        if row.risk == "major" and classifier.classify(row.text).risk == "general"
+    ]
+    assert not missed
+
+
+# --- edge cases ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t ", "asdfgh qwerty", "？？？", "123", "hello"])
+def test_empty_or_gibberish_is_other(classifier: Classifier, text: str) -> None:
+    result = classifier.classify(text)
+    assert result.category == "other"
+    assert result.confidence == 0.0
+    assert result.confident is False
+    assert result.risk == "general"
+    assert classifier.ranked(text) == []
+
+
+def test_very_long_text_does_not_raise(classifier: Classifier) -> None:
+    text = ("隔壁装修天天吵，楼上漏水到我家。" * 400)[:5000]
+    result = classifier.classify(text)
+    assert result.category in CATEGORIES
+    assert result.risk in RISKS
+    assert 0.0 <= result.confidence <= 1.0
+
+
+def test_clear_report_is_confident(classifier: Classifier) -> None:
+    result = classifier.classify("包工头拖欠我们三个月工钱，老板跑了")
+    assert result.category == "labor"
+    assert result.confident
+    assert result.risk == "general"
+    assert classifier.ranked("包工头拖欠我们三个月工钱，老板跑了")[0][0] == "labor"
+
+
+def test_cues_list_category_words_then_risk_words(classifier: Classifier) -> None:
+    result = classifier.classify("包工头欠薪跑了，再不给钱我就跳楼")
+    assert result.category == "labor"
+    assert result.risk == "major"
+    assert result.risk_cues == ("跳楼",)
+    assert result.cues[-1] == "跳楼"
+    assert {"包工头", "欠薪"} <= set(result.cues)
+
+
+def test_negated_risk_cue_does_not_count(classifier: Classifier) -> None:
+    assert classifier.classify("两家吵了几句，但是没有动手").risk == "general"
+    assert classifier.classify("两家吵了几句，男的动手了").risk == "significant"
+    assert classifier.classify("这点小事我们不报警，请村里调解").risk == "general"
+    # One negated and one plain mention: the plain one counts.
+    assert classifier.classify("上次没动手，这次他动手了").risk == "significant"
+
+
+@pytest.mark.parametrize(
+    ("text", "risk"),
+    [
+        ("我们三个人去找老板要工钱", "general"),
+        ("我们十几个人去找老板要工钱", "significant"),
+        ("二十多名农民工在工地等着讨薪", "major"),
+        ("全村几十户准备一起去乡里", "major"),
+    ],
+)
+def test_head_count_raises_risk(classifier: Classifier, text: str, risk: str) -> None:
+    assert classifier.classify(text).risk == risk
+
+
+def test_to_dict_has_the_four_keys(classifier: Classifier) -> None:
+    result = classifier.classify("楼上天天半夜跳来跳去，吵得睡不着")
+    data = result.to_dict()
+    assert set(data) == {"category", "confidence", "risk", "cues"}
+    assert data["category"] == result.category
+    assert data["confidence"] == round(result.confidence, 3)
+    assert data["cues"] == list(result.cues)
+
+
+def test_classification_is_immutable(classifier: Classifier) -> None:
+    result = classifier.classify("物业费涨了")
+    assert isinstance(result, Classification)
+    with pytest.raises(AttributeError):
+        result.category = "family"  # type: ignore[misc]
+
+
+def test_ranked_is_sorted_best_first(classifier: Classifier) -> None:
+    text = "征地的补偿款还没发，地里的橡胶树也被推了"
+    ranked = classifier.ranked(text)
+    scores = [score for _, score in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert ranked[0][0] == classifier.classify(text).category
+    assert all(score > 0 for score in scores)
+
+
+# --- segmentation and rules ------------------------------------------------------------------
+
+
+def test_custom_segmenter_is_used(tiny_rules: Path) -> None:
+    fake = SpaceSegmenter()
+    classifier = Classifier.load(tiny_rules, segmenter=fake)
+    assert classifier.classify("老板 工钱 欠薪").category == "labor"
+    # Without spaces the fake segmenter yields one long token: no keyword matches.
+    unsplit = classifier.classify("老板工钱欠薪")
+    assert unsplit.category == "other"
+    assert unsplit.confident is False
+    assert fake.calls == ["老板 工钱 欠薪", "老板工钱欠薪"]
+
+
+def test_phrases_match_whatever_the_segmentation(tiny_rules: Path) -> None:
+    classifier = Classifier.load(tiny_rules, segmenter=SpaceSegmenter())
+    result = classifier.classify("老板说工资不给了")
+    assert result.category == "labor"
+    assert result.cues == ("工资不给",)
+
+
+def test_negative_words_subtract(tiny_rules: Path) -> None:
+    classifier = Classifier.load(tiny_rules, segmenter=SpaceSegmenter())
+    assert dict(classifier.ranked("离婚 工钱")) == {"family": 3.0, "labor": 3.0}
+
+
+def test_failing_segmenter_does_not_raise(
+    tiny_rules: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    classifier = Classifier.load(tiny_rules, segmenter=BrokenSegmenter())
+    result = classifier.classify("老板说工资不给了，我要跳楼")
+    assert result.category == "labor"
+    assert result.risk == "major"
+    assert "segmenter failed" in caplog.text
+
+
+def test_rules_with_unknown_category_are_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("categories:\n  divorce:\n    keywords: {离婚: 3}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="divorce"):
+        Classifier.load(path, segmenter=SpaceSegmenter())
+
+
+def test_jieba_segmenter_uses_the_user_dictionary(segmenter: JiebaSegmenter) -> None:
+    assert "青苗费" in segmenter.cut("修路占地的青苗费一直没给")
+    assert "宅基地" in segmenter.cut("他家占了我家的宅基地")
+
+
+def test_jieba_segmenter_leaves_global_jieba_alone(segmenter: JiebaSegmenter) -> None:
+    assert segmenter is not None
+    assert "青苗费" not in jieba.dt.FREQ
+
+
+def test_every_keyword_survives_segmentation(segmenter: JiebaSegmenter) -> None:
+    """A keyword jieba never cuts out as a word can never match: add it to userdict.txt."""
+    rules = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
+    dead = [
+        f"{code}:{word}"
+        for code, section in rules["categories"].items()
+        for kind in ("keywords", "negative")
+        for word in (section.get(kind) or {})
+        if str(word).lower() not in segmenter.cut(str(word).lower())
+    ]
+    assert not dead, f"move these to phrases or add them to userdict.txt: {dead}"
