@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -45,6 +46,10 @@ def main(verbose: bool) -> None:
     )
     # aiogram logs every update at INFO; that is noise (and personal data) in our logs.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    if not verbose:
+        # Alembic logs its plugin set-up and context at INFO on every command that looks at
+        # the schema; errors must stay the one line on stderr.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 # init / org ----------------------------------------------------------------------------------
@@ -63,6 +68,7 @@ def init(demo: bool) -> None:
     async def go() -> None:
         engine = create_engine(settings.database_url)
         try:
+            await _reach(engine)
             await upgrade(engine)
             click.echo("database is at the latest schema")
             if demo:
@@ -119,9 +125,20 @@ def org_import(file: Path) -> None:
         _fail(f"{file}: nothing imported; {len(exc.errors)} error(s):\n{exc}")
 
 
+async def _reach(engine: Any) -> None:
+    """Fail with one line (not a traceback) when the database cannot be reached."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (OSError, DBAPIError) as exc:
+        reason = str(exc.orig if isinstance(exc, DBAPIError) else exc).strip()
+        _fail(f"cannot reach the database (PINGAN_DATABASE_URL): {reason.splitlines()[0]}")
+
+
 async def _require_schema(engine: Any) -> None:
     from storage.migrate import current_revision, head_revision
 
+    await _reach(engine)
     if await current_revision(engine) != head_revision():
         _fail("the database is not initialised or not up to date: run `pingan init` first")
 
@@ -195,18 +212,20 @@ def invite_create(role: str, unit_code: str, name: str, region_code: str | None,
 @main.command()
 def run() -> None:
     """Run the bot, the HTTP server (/healthz) and the notice sender."""
-    from bot.app import build
-    from bot.runner import NotInitialised, serve
-
     settings = _settings()
     try:
         settings.require_telegram()
     except SettingsError as exc:
         _fail(str(exc), 2)
+    # Imported after the checks: aiogram takes seconds to import, a typo should not.
+    from bot.app import build
+    from bot.runner import NotInitialised, serve
 
     async def go() -> None:
         app = build(settings)
         try:
+            # Reach the database first, so that the OSError below can only be about listening.
+            await _require_schema(app.engine)
             await serve(app)
         finally:
             await app.close()
@@ -262,7 +281,11 @@ def chat(user: str) -> None:
                     if line.strip():
                         await channel.say(line)
                         sender.wake()
-                notices.cancel()
+                # One cancel may be lost: on Python 3.11 asyncio.wait_for (the sender's idle
+                # wait) swallows a cancel that lands as the wait is woken, and chat never ends.
+                while not notices.done():
+                    notices.cancel()
+                    await asyncio.wait({notices}, timeout=1)
         finally:
             await app.close()
 

@@ -50,12 +50,13 @@ GENERAL, SIGNIFICANT, MAJOR = RISKS
 MAX_CATEGORY_CUES: Final = 6
 
 # Head counts written in Chinese or Arabic numerals followed by a word for people or households:
-# "十几个人", "二十余名农民工", "三十多户", "几十个亲戚", "一百多人", "20多名工人".
+# "十几个人", "二十余名农民工", "三十多户", "几十个亲戚", "一百多人", "20多名工人" (but not
+# "两千人民币"). Arabic numbers are capped at six digits, so int() never sees a huge string.
 _GROUP_RE: Final = re.compile(
-    r"([0-9]+|[一二两三四五六七八九十百千几]+)"
+    r"([0-9]{1,6}|[一二两三四五六七八九十百千几]+)"
     r"(?:多|余|来)?"
     r"(?:个|名|位|口|家)?"
-    r"(人|户|村民|农民工|工人|员工|职工|亲戚|业主|股东|会员|家长|老乡|群众|家属|胶农|茶农|社员)"
+    r"(人(?!民)|户|村民|农民工|工人|员工|职工|亲戚|业主|股东|会员|家长|老乡|群众|家属|胶农|茶农|社员)"
 )
 _CN_DIGITS: Final = {
     "一": 1,
@@ -161,6 +162,14 @@ def _cn_number(numeral: str) -> int:
     return total + current
 
 
+def _number(value: object, default: float, where: str) -> float:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: expected a number, got {value!r}")
+    return float(value)
+
+
 def _mapping(value: object, where: str) -> Mapping[str, Any]:
     if value is None:
         return {}
@@ -194,15 +203,17 @@ class Classifier:
     def __init__(self, rules: Mapping[str, Any], segmenter: Segmenter) -> None:
         """Compile ``rules`` (the parsed YAML document); raises ``ValueError`` if malformed."""
         self._segmenter = segmenter
-        self._threshold = float(rules.get("threshold", 0.5))
-        self._min_score = float(rules.get("min_score", 1.0))
-        self._smoothing = float(rules.get("smoothing", 1.0))
+        self._threshold = _number(rules.get("threshold"), 0.5, "threshold")
+        self._min_score = _number(rules.get("min_score"), 1.0, "min_score")
+        self._smoothing = _number(rules.get("smoothing"), 1.0, "smoothing")
         group = _mapping(rules.get("group_size"), "group_size")
-        self._group_significant = int(group.get("significant", 10))
-        self._group_major = int(group.get("major", 20))
+        self._group_significant = _number(group.get("significant"), 10, "group_size.significant")
+        self._group_major = _number(group.get("major"), 20, "group_size.major")
         self._negations = tuple(
             sorted(set(_strings(rules.get("negations"), "negations")), key=len, reverse=True)
         )
+        # Everyday phrases that contain a risk cue but mean nothing of the kind ("打我电话").
+        self._benign = tuple(_normalise(p) for p in _strings(rules.get("benign", []), "benign"))
 
         categories = _mapping(rules.get("categories"), "categories")
         unknown = set(categories) - set(CATEGORIES)
@@ -338,6 +349,12 @@ class Classifier:
             }
             add(token, tuple(hit for hit in hits if hit[0] not in covered) if covered else hits)
 
+        benign: set[int] = set()  # positions inside a benign phrase
+        for phrase in self._benign:
+            at = text.find(phrase)
+            while at != -1:
+                benign.update(range(at, at + len(phrase)))
+                at = text.find(phrase, at + 1)
         matched: set[int] = set()  # ids of patterns already counted
         major: list[str] = []
         significant: list[str] = []
@@ -353,7 +370,7 @@ class Classifier:
                 if pattern.risk is None:
                     matched.add(id(pattern))
                     add(word, pattern.hits)
-                elif not self._negated(text, start):
+                elif start not in benign and not self._negated(text, start):
                     matched.add(id(pattern))
                     (major if pattern.risk == MAJOR else significant).append(word)
 

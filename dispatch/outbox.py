@@ -199,9 +199,12 @@ async def notice_for_reply(
 ) -> OutboxMessage | None:
     """The notice a person is replying to (e.g. "接单" in reply to an assignment)."""
     return await session.scalar(
-        select(OutboxMessage).where(
+        select(OutboxMessage)
+        .where(
             OutboxMessage.channel == channel,
             OutboxMessage.chat_ref == chat_ref,
             OutboxMessage.sent_ref == sent_ref,
         )
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
     )

@@ -8,7 +8,6 @@ as they arrive, each with an id such as #n7, and `>n7 接单` replies to one. `/
 from __future__ import annotations
 
 import asyncio
-import itertools
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TextIO
@@ -27,7 +26,6 @@ class ConsoleChannel:
         self.handle = handle
         self.out = out
         self.buttons: list[str] = []  # payloads of the last numbered buttons
-        self._notice_ids = itertools.count(1)
         self.locale = "zh_CN"
 
     # rendering -----------------------------------------------------------------------------
@@ -54,8 +52,9 @@ class ConsoleChannel:
 
     channel = CHANNEL
 
-    async def deliver(self, chat_ref: str, reply: Reply, locale: str) -> str:
-        ref = f"n{next(self._notice_ids)}"
+    async def deliver(self, chat_ref: str, reply: Reply, locale: str, notice_id: int = 0) -> str:
+        # The notice's own id: unique across chat sessions, so ">n7 接单" is never ambiguous.
+        ref = f"n{notice_id}"
         self.show(reply, locale, prefix=f"\n🔔 [#{ref}] ")
         return ref
 

@@ -43,7 +43,7 @@ class DeliveryFailed(Exception):
 class Transport(Protocol):
     channel: str
 
-    async def deliver(self, chat_ref: str, reply: Reply, locale: str) -> str:
+    async def deliver(self, chat_ref: str, reply: Reply, locale: str, notice_id: int = 0) -> str:
         """Send one notice; return the platform's message id (for replies to it)."""
         ...
 
@@ -145,7 +145,9 @@ class OutboxSender:
     async def _send(self, notice: outbox.Claimed) -> None:
         locale = notice.locale or self.default_locale
         try:
-            sent_ref = await self.transport.deliver(notice.chat_ref, notice.reply, locale)
+            sent_ref = await self.transport.deliver(
+                notice.chat_ref, notice.reply, locale, notice.id
+            )
         except DeliveryRetry as retry:
             async with self.sessions() as session, session.begin():
                 # Back off exponentially when the platform gave no hint.

@@ -150,7 +150,7 @@ class TelegramTransport:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def deliver(self, chat_ref: str, reply: Reply, locale: str) -> str:
+    async def deliver(self, chat_ref: str, reply: Reply, locale: str, notice_id: int = 0) -> str:
         try:
             message = await send_reply(self.bot, int(chat_ref), reply, locale)
         except TelegramRetryAfter as exc:

@@ -145,7 +145,8 @@ class Person:
     def text(self) -> str:
         return "\n".join(self.texts())
 
-    def keys(self) -> list[str]:
+    def said(self) -> list[str]:
+        """The message keys of the last answer, in order."""
         assert self.last is not None
         return [r.text_key for r in self.last.replies]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
 
@@ -155,6 +156,21 @@ def test_head_count_raises_risk(classifier: Classifier, text: str, risk: str) ->
     assert classifier.classify(text).risk == risk
 
 
+def test_money_and_huge_numbers_are_not_head_counts(classifier: Classifier) -> None:
+    assert classifier.classify("借了他两千人民币一直没还").risk == "general"
+    assert classifier.classify("9" * 5000 + "人来了").risk == "major"
+
+
+def test_arbitrary_strings_never_raise(classifier: Classifier) -> None:
+    alphabet = "没有动手跳楼二十几个人物业费，。！？ \n\t\x00\ud800😀abcABC１２３ｱ"
+    rng = random.Random(20240601)
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        result = classifier.classify(text)
+        assert result.category in CATEGORIES
+        assert result.risk in RISKS
+
+
 def test_to_dict_has_the_four_keys(classifier: Classifier) -> None:
     result = classifier.classify("楼上天天半夜跳来跳去，吵得睡不着")
     data = result.to_dict()
@@ -244,3 +260,9 @@ def test_every_keyword_survives_segmentation(segmenter: JiebaSegmenter) -> None:
         if str(word).lower() not in segmenter.cut(str(word).lower())
     ]
     assert not dead, f"move these to phrases or add them to userdict.txt: {dead}"
+
+
+def test_a_risk_word_inside_an_everyday_phrase_does_not_count(classifier: Classifier) -> None:
+    calm = classifier.classify("隔壁邻居装修天天吵，有事打我电话13912345678")
+    assert calm.risk == "general"
+    assert classifier.classify("隔壁邻居装修天天吵，昨天他还打我").risk == "significant"

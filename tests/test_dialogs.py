@@ -29,7 +29,7 @@ async def test_a_restart_in_the_middle_of_a_dialog_resumes_it(services: Services
     )
     again = Person(restarted, "c")
     await again.says("2人")
-    assert again.keys()[-1] == "report.ask_danger"
+    assert again.said()[-1] == "report.ask_danger"
 
 
 async def test_a_dialog_idle_for_a_day_expires(
@@ -39,18 +39,18 @@ async def test_a_dialog_idle_for_a_day_expires(
     await citizen.says("/report")
     clock.advance(timedelta(hours=24, minutes=1))
     await citizen.says("/back")
-    assert citizen.keys()[0] == "dialog.expired"
-    assert "nav.nothing_to_cancel" in citizen.keys()
+    assert citizen.said()[0] == "dialog.expired"
+    assert "nav.nothing_to_cancel" in citizen.said()
 
 
 async def test_free_text_outside_a_dialog_starts_a_report(services: Services, person) -> None:  # type: ignore[no-untyped-def]
     citizen = person("c")
     await citizen.says("村里的养猪场污水直接排到河里，臭得不得了")
-    assert citizen.keys()[0] == "report.started_from_text"
+    assert citizen.said()[0] == "report.started_from_text"
     assert "环境污染" in citizen.text()
     hello = person("h")
     await hello.says("你好")
-    assert hello.keys() == ["fallback.menu", "menu.title"]
+    assert hello.said() == ["fallback.menu", "menu.title"]
 
 
 async def test_walking_the_region_tree_and_sharing_a_location(services: Services, person) -> None:  # type: ignore[no-untyped-def]
@@ -58,9 +58,9 @@ async def test_walking_the_region_tree_and_sharing_a_location(services: Services
     await citizen.says("/report")
     await citizen.says("承包的橡胶林被邻村的人占了，界桩也被拔了")
     await citizen.taps("对，是这类")
-    assert citizen.keys()[-1] == "report.ask_location"
+    assert citizen.said()[-1] == "report.ask_location"
     await citizen.sends("location", at=(22.0017, 100.7975))
-    assert citizen.keys()[-1] == "report.ask_region"
+    assert citizen.said()[-1] == "report.ask_region"
     await citizen.taps("景洪市")
     await citizen.taps("嘎洒镇")
     assert "嘎洒镇" in citizen.text()
@@ -69,11 +69,11 @@ async def test_walking_the_region_tree_and_sharing_a_location(services: Services
     await citizen.taps("嘎洒镇")
     await citizen.taps("曼播村委会")
     await citizen.taps("就在曼播村委会")
-    assert citizen.keys()[-1] == "report.ask_people"
+    assert citizen.said()[-1] == "report.ask_people"
     await citizen.taps("2人")
     await citizen.taps("没有")
     await citizen.sends("photo", media=("AgACAg-photo-1",))
-    assert citizen.keys()[0] == "report.photo_saved"
+    assert citizen.said()[0] == "report.photo_saved"
     await citizen.taps("完成")
     await citizen.taps("匿名反映")
     assert "嘎洒镇 曼播村委会" in citizen.text()
@@ -99,7 +99,7 @@ async def test_correcting_one_answer_from_the_summary(services: Services, person
     await citizen.taps("✏️ 修改")
     await citizen.taps("涉及人数")
     await citizen.taps("3至9人")
-    assert citizen.keys()[-1] == "report.summary"  # straight back to the summary
+    assert citizen.said()[-1] == "report.summary"  # straight back to the summary
     assert "3至9人" in citizen.text()
 
 
@@ -107,9 +107,9 @@ async def test_low_confidence_asks_the_person_to_pick_the_type(services: Service
     citizen = person("c")
     await citizen.says("/report")
     await citizen.says("有点事情想请你们帮忙看看")
-    assert citizen.keys()[-1] == "report.ask_pick_category"
+    assert citizen.said()[-1] == "report.ask_pick_category"
     await citizen.taps("物业纠纷")
-    assert citizen.keys()[-1] == "report.ask_location"
+    assert citizen.said()[-1] == "report.ask_location"
 
 
 async def test_wrong_phone_number_is_asked_again(services: Services, person) -> None:  # type: ignore[no-untyped-def]
@@ -121,14 +121,14 @@ async def test_wrong_phone_number_is_asked_again(services: Services, person) -> 
     await citizen.taps("没有")
     await citizen.taps("完成")
     await citizen.says("12345")
-    assert citizen.keys() == ["report.phone_invalid", "report.ask_contact"]
+    assert citizen.said() == ["report.phone_invalid", "report.ask_contact"]
 
 
 async def test_help_in_the_middle_of_a_report_then_carry_on(services: Services, person) -> None:  # type: ignore[no-untyped-def]
     citizen = person("c")
     await citizen.says(f"/start g_{GRID}")
     await citizen.says("/help")
-    assert citizen.keys() == ["help.citizen", "dialog.resume", "report.ask_describe"]
+    assert citizen.said() == ["help.citizen", "dialog.resume", "report.ask_describe"]
 
 
 async def test_grid_worker_reports_a_dispute_mediated_on_the_spot(services: Services) -> None:
@@ -136,16 +136,16 @@ async def test_grid_worker_reports_a_dispute_mediated_on_the_spot(services: Serv
     await worker.says("/report")
     await worker.says("岩温家和玉香家因为排水沟堵了吵起来，我到场后已经说和了")
     await worker.taps("对，是这类")
-    assert worker.keys()[-1] == "report.ask_parties"  # the grid comes from the profile
+    assert worker.said()[-1] == "report.ask_parties"  # the grid comes from the profile
     await worker.says("岩温（户主）与邻居玉香")
     await worker.taps("2人")
     await worker.taps("没有")
     await worker.taps("已当场化解")
     await worker.says("双方同意一起清理排水沟，费用平摊")
     await worker.taps("完成")
-    assert worker.keys()[-1] == "report.summary_staff"
+    assert worker.said()[-1] == "report.summary_staff"
     await worker.taps("提交")
-    assert worker.keys()[0] == "report.receipt_on_spot"
+    assert worker.said()[0] == "report.receipt_on_spot"
     async with services.sessions() as session:
         case = await session.scalar(select(Case))
         assert case is not None and case.status == "resolved" and case.source == "grid_worker"
@@ -164,11 +164,11 @@ async def test_dialog_state_is_in_the_database(services: Services, person) -> No
 async def test_whoami_and_bind_errors(services: Services, person) -> None:  # type: ignore[no-untyped-def]
     citizen = person("c")
     await citizen.says("/whoami")
-    assert citizen.keys()[0] == "whoami.citizen"
+    assert citizen.said()[0] == "whoami.citizen"
     await citizen.says("/bind WRONGCODE")
-    assert citizen.keys()[0] == "bind.unknown"
+    assert citizen.said()[0] == "bind.unknown"
     await citizen.says("绑定")
-    assert citizen.keys()[-1] == "bind.ask_code"
+    assert citizen.said()[-1] == "bind.ask_code"
     staff = await make_staff(services, "m", "mediator", "U532801001001-TJ")
     await staff.says("/whoami")
     assert "曼听社区人民调解委员会" in staff.text() and "调解员" in staff.text()

@@ -23,7 +23,7 @@ class Inbox:
     got: dict[str, list[tuple[str, Reply, str]]] = field(default_factory=dict)
     count: int = 0
 
-    async def deliver(self, chat_ref: str, reply: Reply, locale: str) -> str:
+    async def deliver(self, chat_ref: str, reply: Reply, locale: str, notice_id: int = 0) -> str:
         self.count += 1
         ref = f"n{self.count}"
         self.got.setdefault(chat_ref, []).append(
@@ -45,19 +45,19 @@ async def test_citizen_report_to_closed_case(services: Services, person) -> None
     await citizen.says(f"/start g_{GRID}")
     assert "曼听社区" in citizen.text()
     await citizen.says("隔壁邻居装修天天从早上七点吵到晚上十点，说了好几次也不听")
-    assert citizen.keys()[-1] == "report.ask_confirm_category"
+    assert citizen.said()[-1] == "report.ask_confirm_category"
     assert "邻里纠纷" in citizen.text()
     await citizen.taps("对，是这类")
-    assert citizen.keys()[-1] == "report.ask_people"  # the QR code already said where
+    assert citizen.said()[-1] == "report.ask_people"  # the QR code already said where
     await citizen.taps("2人")
     await citizen.taps("没有")
     await citizen.taps("完成")
-    assert citizen.keys()[-1] == "report.ask_contact"
+    assert citizen.said()[-1] == "report.ask_contact"
     await citizen.says("13912345678")
-    assert citizen.keys()[-1] == "report.summary"
+    assert citizen.said()[-1] == "report.summary"
     assert "13912345678" in citizen.text()
     await citizen.taps("提交")
-    assert citizen.keys()[0] == "report.receipt"
+    assert citizen.said()[0] == "report.receipt"
     number = citizen.last.replies[0].params["number"]  # type: ignore[union-attr]
     assert number.startswith("2026-")
 
@@ -68,7 +68,7 @@ async def test_citizen_report_to_closed_case(services: Services, person) -> None
     assert (number in shown and "139****5678" in shown) or "13912345678" not in shown
 
     await mediator.says("接单", reply_to=ref)
-    assert mediator.keys()[0] == "handling.accepted"
+    assert mediator.said()[0] == "handling.accepted"
     assert "13912345678" in mediator.text()  # on the case: the full number
 
     await deliver_all(services, inbox)
@@ -79,7 +79,7 @@ async def test_citizen_report_to_closed_case(services: Services, person) -> None
     await mediator.says("双方协商装修时间为早八点至晚六点")
     await mediator.taps("书面协议")
     await mediator.taps("确认结案")
-    assert mediator.keys()[0] == "handling.closed"
+    assert mediator.said()[0] == "handling.closed"
 
     await deliver_all(services, inbox)
     closed = inbox.got["villager"][-1]

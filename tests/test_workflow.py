@@ -29,7 +29,7 @@ async def report(citizen, text: str = "隔壁邻居装修天天吵，晚上十�
     await citizen.taps("完成")
     await citizen.taps("匿名反映")
     await citizen.taps("提交")
-    assert citizen.keys()[0] == "report.receipt", citizen.texts()
+    assert citizen.said()[0] == "report.receipt", citizen.texts()
     return str(citizen.last.replies[0].params["number"])
 
 
@@ -68,9 +68,9 @@ async def test_decline_passes_to_the_next_mediator_then_the_centre_dispatcher(
     number = await report(person("c"))
     offers = await offers_of(services, number)
     await a.presses(f"d:{offers[0].id}")
-    assert a.keys()[-1] == "handling.ask_decline_reason"
+    assert a.said()[-1] == "handling.ask_decline_reason"
     await a.says("当事人是我亲戚，需要回避")
-    assert a.keys()[0] == "handling.declined"
+    assert a.said()[0] == "handling.declined"
     offers = await offers_of(services, number)
     assert [o.state for o in offers] == ["declined", "open"]
     assert offers[1].person_id == b.last.person_id
@@ -150,10 +150,10 @@ async def test_citizen_sees_only_their_own_reports(services: Services, person) -
     owner = person("owner")
     number = await report(owner)
     await owner.says(f"/status {number}")
-    assert owner.keys()[0] == "status.card"
+    assert owner.said()[0] == "status.card"
     nosy = person("nosy")
     await nosy.says(f"/status {number}")
-    assert nosy.keys()[0] == "status.not_found"
+    assert nosy.said()[0] == "status.not_found"
 
 
 async def test_staff_read_only_inside_their_jurisdiction(services: Services, person) -> None:  # type: ignore[no-untyped-def]
@@ -161,9 +161,9 @@ async def test_staff_read_only_inside_their_jurisdiction(services: Services, per
     inside = await make_staff(services, "inside", "leader", TOWNSHIP_CENTRE)
     outside = await make_staff(services, "outside", "leader", "U532822-ZZ")  # 勐海县
     await inside.says(f"/status {number}")
-    assert inside.keys()[0] == "status.card"
+    assert inside.said()[0] == "status.card"
     await outside.says(f"/status {number}")
-    assert outside.keys()[0] == "status.not_found"
+    assert outside.said()[0] == "status.not_found"
 
 
 async def test_mediator_cannot_close_someone_elses_case(services: Services, person) -> None:  # type: ignore[no-untyped-def]
@@ -173,7 +173,7 @@ async def test_mediator_cannot_close_someone_elses_case(services: Services, pers
     offer = (await offers_of(services, number))[0]
     await a.presses(f"a:{offer.id}")
     await intruder.presses(f"c:{offer.case_id}")
-    assert intruder.keys()[0] == "case.not_yours"
+    assert intruder.said()[0] == "case.not_yours"
 
 
 async def test_every_transition_writes_an_event_and_the_diagram_comes_from_the_table() -> None:

@@ -27,7 +27,7 @@ def _ms(nanoseconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--repeat", type=int, default=20, help="passes over the dev set")
     args = parser.parse_args(argv)
 

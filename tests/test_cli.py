@@ -1,0 +1,412 @@
+"""The `pingan` command line, driven as an administrator would, against a real database
+(a SQLite file; PostgreSQL too when PINGAN_TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select, text
+
+from bot.cli import main
+from bot.settings import Settings
+from dialogs.base import Services
+from dispatch.classify import Classifier
+from dispatch.clock import FrozenClock
+from dispatch.people import _ALPHABET
+from dispatch.vocab import RISKS
+from dispatch.workflow import STATES
+from storage.database import create_engine, session_factory
+from storage.models import Case, CaseOffer, Region, Unit
+from tests.conftest import BACKENDS, GRID, VILLAGE_MEDIATION, ZONE, Person, make_staff
+
+SETTINGS_VARIABLES = tuple(f"PINGAN_{name.upper()}" for name in Settings.model_fields)
+TOKEN = "123456789:AAHfake-token_for_tests_0123456789"
+CODE = re.compile(rf"^[{_ALPHABET}]{{10}}$")
+SUMMARY = re.compile(
+    r"(\d+) regions \((\d+) new, (\d+) changed\), (\d+) units \((\d+) new, (\d+) changed\)"
+)
+
+BROKEN_ORG = """\
+regions:
+  - code: "990000"
+    name: 测试州
+    level: prefecture
+    children:
+      - code: "990100"
+        name: 测试县
+        level: township
+units:
+  - code: U990000-ZZ
+    name: 测试州综治中心
+    kind: center
+    region: "990099"
+    categories: [all]
+"""
+FIXED_ORG = BROKEN_ORG.replace("level: township", "level: county").replace(
+    'region: "990099"', 'region: "990000"'
+)
+
+
+# fixtures and helpers ------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """No PINGAN_ variable from the shell, no .env from the checkout, logging left as found."""
+    for name in SETTINGS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    names = ("alembic", "aiogram.event")
+    saved = (root.level, list(root.handlers), [logging.getLogger(n).level for n in names])
+    yield tmp_path
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]
+    for name, level in zip(names, saved[2], strict=True):
+        logging.getLogger(name).setLevel(level)
+
+
+async def _empty_schema(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """PINGAN_DATABASE_URL for an empty, uninitialised database."""
+    if request.param == "postgresql":
+        from tests.conftest import database_url
+
+        url = database_url("postgresql", tmp_path)
+        asyncio.run(_empty_schema(url))
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("PINGAN_DATABASE_URL", url)
+    return url
+
+
+def pingan(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    result = CliRunner().invoke(main, list(args), input=input, env=env)
+    # Whatever happened, the user sees a message, never a Python traceback.
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert "Traceback" not in result.output
+    return result
+
+
+def ok(*args: str, input: str | None = None) -> Result:
+    result = pingan(*args, input=input)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _in_db(url: str, work: Any) -> Any:
+    async def go() -> Any:
+        engine = create_engine(url)
+        try:
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def count(url: str, model: type) -> int:
+    async def work(sessions: Any) -> int:
+        async with sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+    return _in_db(url, work)
+
+
+def keys(person: Person) -> list[str]:
+    """The message keys of the person's last answer."""
+    assert person.last is not None
+    return [reply.text_key for reply in person.last.replies]
+
+
+def services_for(sessions: Any, classifier: Classifier) -> Services:
+    clock = FrozenClock(datetime(2026, 11, 24, 1, 30, tzinfo=UTC))
+    return Services(sessions=sessions, clock=clock, classifier=classifier, zone=ZONE)
+
+
+# help, classify, diagram: no database ---------------------------------------------------------
+
+
+def test_help_lists_every_command() -> None:
+    result = ok("--help")
+    listed = re.findall(r"^  (\w+)\s", result.stdout, flags=re.MULTILINE)
+    for command in ("init", "org", "invite", "run", "chat", "classify", "cases", "diagram"):
+        assert command in listed, result.stdout
+
+
+def test_classify_json_is_one_object() -> None:
+    words = "老板拖欠工资三个月了"
+    lines = ok("classify", "--json", words).stdout.splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert set(result) == {"category", "confidence", "risk", "cues"}
+    assert result["category"] == "labor"
+    assert 0 < result["confidence"] <= 1
+    assert result["risk"] in RISKS
+    assert result["cues"] and all(cue in words for cue in result["cues"])
+
+
+def test_classify_plain_is_readable() -> None:
+    shown = ok("classify", "老板拖欠工资三个月了").stdout
+    assert "category: labor" in shown
+    assert "risk: " in shown
+
+
+def test_classify_stdin_gives_one_json_line_per_line() -> None:
+    stdin = "老板拖欠工资三个月了\n\n隔壁邻居装修天天吵到半夜\n宅基地边界纠纷，两家吵起来了\n"
+    lines = ok("classify", "-", input=stdin).stdout.splitlines()
+    assert len(lines) == 3  # the blank line is skipped
+    assert [json.loads(line)["category"] for line in lines] == ["labor", "neighbor", "housing"]
+
+
+def test_diagram_is_mermaid_with_every_state() -> None:
+    shown = ok("diagram").stdout
+    assert shown.splitlines()[0].startswith("stateDiagram")
+    assert "reported --> assigned" in shown
+    for state in STATES:
+        assert state in shown
+
+
+def test_wrong_role_is_a_usage_error() -> None:
+    result = pingan("invite", "create", "--role", "boss", "--unit", VILLAGE_MEDIATION)
+    assert result.exit_code == 2
+    assert "Invalid value for '--role'" in result.stderr
+    assert "mediator" in result.stderr  # the choices are listed
+
+
+def test_unknown_status_fails_politely() -> None:
+    result = pingan("cases", "list", "--status", "bogus")
+    assert result.exit_code == 2
+    assert "bogus" in result.stderr
+    assert "in_progress" in result.stderr  # the valid ones are listed
+    assert result.stdout == ""
+
+
+# init and the organisation ---------------------------------------------------------------------
+
+
+def test_init_demo_twice_changes_nothing_the_second_time(db: str) -> None:
+    first = ok("init", "--demo").stdout
+    assert "latest schema" in first
+    regions, regions_new, _, units, units_new, _ = map(int, SUMMARY.search(first).groups())  # type: ignore[union-attr]
+    assert regions_new == regions > 0
+    assert units_new == units > 0
+
+    second = ok("init", "--demo").stdout
+    again = SUMMARY.search(second)
+    assert again is not None, second
+    assert again.groups() == (str(regions), "0", "0", str(units), "0", "0")
+    assert count(db, Region) == regions
+    assert count(db, Unit) == units
+
+
+def test_org_import_of_a_broken_file_imports_nothing(db: str, tmp_path: Path) -> None:
+    ok("init", "--demo")
+    regions, units = count(db, Region), count(db, Unit)
+    broken = tmp_path / "org.yaml"
+    broken.write_text(BROKEN_ORG, encoding="utf-8")
+
+    result = pingan("org", "import", str(broken))
+    assert result.exit_code != 0
+    assert "nothing imported" in result.stderr
+    assert "regions[0].children[0].level: township cannot be a child of a prefecture" in (
+        result.stderr
+    )
+    assert "units[0].region: no region 990099" in result.stderr
+    # The valid top region was not imported on its own either.
+    assert (count(db, Region), count(db, Unit)) == (regions, units)
+
+    # Fixed, it goes in; imported again, it changes nothing.
+    broken.write_text(FIXED_ORG, encoding="utf-8")
+    shown = ok("org", "import", str(broken)).stdout
+    assert "org.yaml: 2 regions (2 new, 0 changed), 1 units (1 new, 0 changed)" in shown
+    assert (count(db, Region), count(db, Unit)) == (regions + 2, units + 1)
+    shown = ok("org", "import", str(broken)).stdout
+    assert "2 regions (0 new, 0 changed), 1 units (0 new, 0 changed)" in shown
+
+
+@pytest.mark.parametrize(
+    ("make", "says", "code"),
+    [
+        (lambda path: None, "cannot read file", 1),
+        (lambda path: path.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe\x00\x00"), "not UTF-8", 1),
+        (lambda path: path.mkdir(), "is a directory", 2),
+    ],
+    ids=["missing", "binary", "directory"],
+)
+def test_org_import_of_an_unusable_file_is_a_clear_error(
+    db: str, tmp_path: Path, make: Any, says: str, code: int
+) -> None:
+    ok("init")
+    path = tmp_path / "org.yaml"
+    make(path)
+    result = pingan("org", "import", str(path))
+    assert result.exit_code == code
+    assert says in result.stderr
+    assert "org.yaml" in result.stderr
+    assert count(db, Region) == 0
+
+
+# invites --------------------------------------------------------------------------------------
+
+
+def test_invite_code_is_the_last_line_and_binds(db: str, classifier: Classifier) -> None:
+    ok("init", "--demo")
+    shown = ok(
+        "invite", "create", "--role", "mediator", "--unit", VILLAGE_MEDIATION, "--name", "岩温"
+    ).stdout
+    code = shown.splitlines()[-1]
+    assert CODE.match(code), shown
+    assert VILLAGE_MEDIATION in shown
+    assert "mediator" in shown
+    other = ok("invite", "create", "--role", "mediator", "--unit", VILLAGE_MEDIATION).stdout
+    assert other.splitlines()[-1] != code
+
+    async def bind(sessions: Any) -> tuple[list[str], list[str], str]:
+        services = services_for(sessions, classifier)
+        first = Person(services, "yanwen")
+        await first.says(f"/bind {code}")
+        second = Person(services, "someone-else")
+        await second.says(f"/bind {code}")
+        return keys(first), keys(second), first.text()
+
+    first, second, said = _in_db(db, bind)
+    assert first[0] == "bind.done"
+    assert "曼听社区人民调解委员会" in said
+    assert second[0] == "bind.used"  # one code, one person
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--unit", "NOPE"], "NOPE"),
+        (["--unit", VILLAGE_MEDIATION, "--region", "532801001002G01"], "532801001002G01"),
+    ],
+    ids=["unknown-unit", "grid-outside-unit"],
+)
+def test_invite_for_a_wrong_place_is_a_clear_error(db: str, extra: list[str], named: str) -> None:
+    ok("init", "--demo")
+    result = pingan("invite", "create", "--role", "grid_worker", *extra)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert named in result.stderr
+    assert result.stdout == ""  # no code to hand out
+
+
+# cases ----------------------------------------------------------------------------------------
+
+
+def test_cases_on_an_empty_database(db: str) -> None:
+    ok("init")
+    assert ok("cases", "list").stdout.strip() == "no cases"
+    result = pingan("cases", "show", "2026-999999")
+    assert result.exit_code == 1
+    assert "no case 2026-999999" in result.stderr
+
+
+def test_a_reported_case_shows_up(db: str, classifier: Classifier) -> None:
+    ok("init", "--demo")
+
+    async def report(sessions: Any) -> str:
+        services = services_for(sessions, classifier)
+        mediator = await make_staff(services, "mediator-a", "mediator", VILLAGE_MEDIATION)
+        citizen = Person(services, "villager")
+        await citizen.says(f"/start g_{GRID}")
+        await citizen.says("隔壁邻居装修天天从早上七点吵到晚上十点，说了好几次也不听")
+        await citizen.taps("对，是这类")
+        await citizen.taps("2人")
+        await citizen.taps("没有")
+        await citizen.taps("完成")
+        await citizen.says("13912345678")
+        await citizen.taps("提交")
+        assert keys(citizen)[0] == "report.receipt", citizen.texts()
+        number = str(citizen.last.replies[0].params["number"])  # type: ignore[union-attr]
+        async with sessions() as session:
+            offer_id = await session.scalar(
+                select(CaseOffer.id)
+                .join(Case, Case.id == CaseOffer.case_id)
+                .where(Case.number == number, CaseOffer.state == "open")
+            )
+        await mediator.sends("choice", choice=f"a:{offer_id}")
+        assert keys(mediator)[0] == "handling.accepted", mediator.texts()
+        return number
+
+    number = _in_db(db, report)
+
+    data = json.loads(ok("cases", "show", number, "--json").stdout)
+    assert {"number", "status", "category", "risk", "region", "assignee", "events"} <= set(data)
+    assert data["number"] == number
+    assert data["status"] == "in_progress"
+    assert data["category"] == "neighbor"
+    assert data["region"] == GRID
+    assert data["assignee"] == "mediator-a"
+    kinds = [event["kind"] for event in data["events"]]
+    assert kinds[0] == "report" and "accept" in kinds, kinds
+    assert data["events"][0]["to"] == "reported"
+    assert data["events"][-1]["to"] == "in_progress"
+
+    shown = ok("cases", "show", number).stdout
+    assert number in shown and "events:" in shown
+
+    listed = ok("cases", "list").stdout.splitlines()
+    assert len(listed) == 1
+    line = listed[0]
+    assert line.startswith(number)
+    for word in ("in_progress", "neighbor", "曼听社区第1网格", "mediator-a"):
+        assert word in line, line
+    assert ok("cases", "list", "--status", "in_progress").stdout.startswith(number)
+    assert ok("cases", "list", "--status", "resolved").stdout.strip() == "no cases"
+
+
+# an uninitialised database ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["org", "import", "org.yaml"],
+        ["invite", "create", "--role", "mediator", "--unit", VILLAGE_MEDIATION],
+        ["cases", "list"],
+        ["cases", "show", "2026-000001"],
+        ["chat"],
+        ["run"],
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
+def test_commands_on_an_uninitialised_database_say_run_init(db: str, args: list[str]) -> None:
+    # `run` gets a well-formed token: it must stop at the database, before calling Telegram.
+    result = pingan(*args, input="", env={"PINGAN_TELEGRAM_TOKEN": TOKEN})
+    assert result.exit_code == 1
+    assert "pingan init" in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    # Port 1 on localhost: nothing listens there.
+    url = "postgresql+asyncpg://pingan:secret@127.0.0.1:1/pingan"
+    for args in (["init"], ["cases", "list"], ["run"]):
+        result = pingan(*args, env={"PINGAN_DATABASE_URL": url, "PINGAN_TELEGRAM_TOKEN": TOKEN})
+        assert result.exit_code == 1, args
+        assert result.stderr.startswith("error: cannot reach the database"), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+        assert "cannot listen" not in result.stderr
