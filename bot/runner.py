@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from typing import Any
 
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
+from aiohttp.typedefs import Handler
+from pydantic import ValidationError
 from sqlalchemy import text
 
 from bot.app import App
@@ -36,7 +41,36 @@ async def check_schema(app: App) -> None:
         )
 
 
-def web_app(app: App, mode: str) -> web.Application:
+@web.middleware
+async def reject_malformed_updates(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer a body that is not a Telegram update with 400, before aiogram parses it.
+
+    aiogram would raise on it and answer 500, which makes Telegram retry the same garbage.
+    """
+    if request.method == "POST" and request.path == WEBHOOK_PATH:
+        try:
+            body = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "not a Telegram update"}, status=400)
+        try:
+            # Validated here as well as in aiogram's background task, where a failure would
+            # only be a logged traceback after a 200.
+            Update.model_validate(body)
+        except ValidationError:
+            return web.json_response({"error": "not a Telegram update"}, status=400)
+    return await handler(request)
+
+
+def web_app(
+    app: App,
+    mode: str,
+    dispatcher: Dispatcher | None = None,
+    bot: Bot | None = None,
+    secret: str | None = None,
+) -> web.Application:
+    """/healthz, and in webhook mode the Telegram webhook (checked against the secret header)."""
     async def healthz(_: web.Request) -> web.Response:
         try:
             async with app.engine.connect() as conn:
@@ -45,8 +79,15 @@ def web_app(app: App, mode: str) -> web.Application:
             return web.json_response({"status": "error", "database": repr(exc)[:200]}, status=503)
         return web.json_response({"status": "ok", "mode": mode})
 
-    application = web.Application(client_max_size=1024 * 1024)
+    # Telegram updates are a few KB; refuse anything much larger before parsing it.
+    application = web.Application(
+        client_max_size=1024 * 1024, middlewares=[reject_malformed_updates]
+    )
     application.router.add_get("/healthz", healthz)
+    if dispatcher is not None and bot is not None:
+        SimpleRequestHandler(dispatcher, bot, secret_token=secret).register(
+            application, path=WEBHOOK_PATH
+        )
     return application
 
 
@@ -66,12 +107,12 @@ async def serve(
     )
     dispatcher = make_dispatcher(app.services, sender.wake)
     mode = "webhook" if settings.public_url else "polling"
-    application = web_app(app, mode)
+    secret = settings.telegram_webhook_secret
+    secret_value = secret.get_secret_value() if secret else None
     if settings.public_url is not None:
-        secret = settings.telegram_webhook_secret
-        SimpleRequestHandler(
-            dispatcher, bot, secret_token=secret.get_secret_value() if secret else None
-        ).register(application, path=WEBHOOK_PATH)
+        application = web_app(app, mode, dispatcher, bot, secret_value)
+    else:
+        application = web_app(app, mode)
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
