@@ -71,6 +71,7 @@ def web_app(
     secret: str | None = None,
 ) -> web.Application:
     """/healthz, and in webhook mode the Telegram webhook (checked against the secret header)."""
+
     async def healthz(_: web.Request) -> web.Response:
         try:
             async with app.engine.connect() as conn:

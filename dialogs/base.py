@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.classify import Classifier
 from dispatch.clock import Clock
 from dispatch.neutral import Button, Inbound, Reply
 from locales import text as render_text
+from storage.database import Sessions
 from storage.models import Identity, Person
 
 FINISH = "__finish__"
@@ -28,7 +29,7 @@ NAV_ROW = (Button("button.back", "nav:back"), Button("button.cancel", "nav:cance
 class Services:
     """Long-lived resources, built once by the composition root."""
 
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: Sessions
     clock: Clock
     classifier: Classifier
     zone: ZoneInfo

@@ -48,11 +48,15 @@ async def person_for(
     locale: str | None = None,
 ) -> tuple[Person, Identity]:
     """The person behind a channel identity; anyone new is a citizen."""
-    identity = await session.scalar(
-        select(Identity).where(Identity.channel == channel, Identity.user_ref == user_ref)
-    )
+    found = (
+        await session.execute(
+            select(Identity, Person)
+            .join(Person, Person.id == Identity.person_id)
+            .where(Identity.channel == channel, Identity.user_ref == user_ref)
+        )
+    ).first()
     now = clock.now()
-    if identity is None:
+    if found is None:
         person = Person(
             display_name=display_name[:64], role="citizen", locale=locale, created_at=now
         )
@@ -68,7 +72,7 @@ async def person_for(
         session.add(identity)
         await session.flush()
         return person, identity
-    person = await session.get_one(Person, identity.person_id)
+    identity, person = found[0], found[1]
     if (
         identity.unreachable_at is not None
         or identity.chat_ref != chat_ref

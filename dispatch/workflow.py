@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.clock import Clock
 from storage.models import Case, CaseEvent, Person
@@ -118,11 +119,11 @@ async def apply(
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise TransitionRefused("case.taken")
-        case.version += 1
-        case.status = transition.target
-        case.updated_at = now
-        for key, value in changes.items():
-            setattr(case, key, value)
+        # The row is already written; bring the object in line without marking it dirty
+        # (a plain setattr would make the next flush UPDATE the same row a second time).
+        committed = {"version": case.version + 1, "status": transition.target, "updated_at": now}
+        for key, value in {**committed, **changes}.items():
+            set_committed_value(case, key, value)
     event = CaseEvent(
         case_id=case.id,
         kind=name,

@@ -15,11 +15,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from dispatch import outbox
 from dispatch.clock import Clock
 from dispatch.neutral import Reply
+from storage.database import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +90,7 @@ def interleaved(batch: list[outbox.Claimed]) -> list[outbox.Claimed]:
 class OutboxSender:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         clock: Clock,
         transport: Transport,
         *,
@@ -127,8 +126,11 @@ class OutboxSender:
                 log.exception("outbox round failed; retrying")
                 sent = 0
             if sent == 0:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that arrives as the event fires, and then the sender never stops.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), self.poll_seconds)
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self.wakeup.wait()
                 self.wakeup.clear()
 
     async def drain_once(self, limit: int = 50) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any, foreign_keys: bool = True) -> None:
     # We issue BEGIN ourselves (see _sqlite_begin); the driver must not.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -34,7 +37,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
     cursor.close()
 
 
@@ -46,7 +49,9 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) -> AsyncEngine:
+    """The async engine. `foreign_keys=False` is for migrations only: SQLite rebuilds a table
+    to alter it, and dropping the old copy would trip the references to it."""
     url = normalise_url(url)
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
@@ -59,14 +64,46 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(
+            engine.sync_engine,
+            "connect",
+            lambda conn, record: _sqlite_connect(conn, record, foreign_keys),
+        )
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    # expire_on_commit=False: objects read in a unit of work stay usable for rendering after it.
-    return async_sessionmaker(engine, expire_on_commit=False)
+class Sessions:
+    """Opens units of work: `async with sessions() as session, session.begin(): ...`.
+
+    On SQLite a unit of work holds the database's one write lock (BEGIN IMMEDIATE), and a
+    connection that finds it taken sleeps in SQLite's busy handler for up to 100 ms at a
+    time, in no order. So units of work in this process queue for it on an asyncio.Lock
+    instead (first come, first served, woken the moment it is free); other processes still
+    meet at SQLite's lock.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        # expire_on_commit=False: objects read in a unit of work stay usable after it.
+        self._factory = async_sessionmaker(engine, expire_on_commit=False)
+        self._turn = asyncio.Lock() if is_sqlite(engine) else None
+
+    def __call__(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return self._unit()
+
+    @asynccontextmanager
+    async def _unit(self) -> AsyncIterator[AsyncSession]:
+        if self._turn is None:
+            async with self._factory() as session:
+                yield session
+            return
+        async with self._turn, self._factory() as session:
+            yield session
+
+
+def session_factory(engine: AsyncEngine) -> Sessions:
+    return Sessions(engine)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

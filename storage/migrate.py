@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.database import create_engine
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -33,14 +35,31 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+def _migration_engine(engine: AsyncEngine) -> AsyncEngine:
+    if engine.dialect.name != "sqlite":
+        return engine
+    url = engine.url.render_as_string(hide_password=False)
+    return create_engine(url, foreign_keys=False)
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, revision)
+    migrating = _migration_engine(engine)
+    try:
+        async with migrating.begin() as conn:
+            await conn.run_sync(_upgrade, revision)
+    finally:
+        if migrating is not engine:
+            await migrating.dispose()
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(_downgrade, revision)
+    migrating = _migration_engine(engine)
+    try:
+        async with migrating.begin() as conn:
+            await conn.run_sync(_downgrade, revision)
+    finally:
+        if migrating is not engine:
+            await migrating.dispose()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -78,6 +78,8 @@ class Person(Base):
     # A grid worker's own grid (or any staff member's home region inside their unit's).
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
     locale: Mapped[str | None] = mapped_column(String(8))
+    # A leader's daily report time, "HH:MM" local; None means the policy's default (18:00).
+    digest_time: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime]
 
 
@@ -160,6 +162,25 @@ class Case(Base):
     resolved_at: Mapped[datetime | None]
     # Incremented by every transition: the compare-and-set guard against lost updates.
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    # SLA clock (DESIGN.md section 4): the deadline of the current stage ("accept" while
+    # offered, "resolve" while in progress), when that clock started, and the next instant
+    # the sweep must act on this case. Only `next_action_at` is searched, through its index,
+    # so a sweep costs what is due, not what is open.
+    sla_stage: Mapped[str | None] = mapped_column(String(8))
+    sla_started_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    next_action_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    ladder: Mapped[int] = mapped_column(Integer, default=0)  # ladder steps already taken
+    paused_at: Mapped[datetime | None]
+    pause_reason: Mapped[str | None] = mapped_column(String(200))
+    # 挂牌督办: the leader who put the red card on, and the next daily notice.
+    supervised_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    supervise_next_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    # 回访: when to ask the reporter, and where that stands (asked | answered | unanswered).
+    followup_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    followup_state: Mapped[str | None] = mapped_column(String(12))
+    rating: Mapped[str | None] = mapped_column(String(16))
 
 
 class CaseEvent(Base):
@@ -244,6 +265,8 @@ class OutboxMessage(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("case_offers.id"))
     purpose: Mapped[str] = mapped_column(String(24))
+    # Urgent notices (major-risk alerts) go out during quiet hours; the rest wait for morning.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)
     # pending → sending → sent, or failed
     status: Mapped[str] = mapped_column(String(12), default="pending")
@@ -255,3 +278,32 @@ class OutboxMessage(Base):
     sent_ref: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class PointsEntry(Base):
+    """The points ledger: appended, never updated (a correction is another entry)."""
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (
+        Index("ix_points_person_at", "person_id", "at"),
+        Index("ix_points_unit_at", "unit_code", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    unit_code: Mapped[str | None] = mapped_column(ForeignKey("units.code"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    rule: Mapped[str] = mapped_column(String(32))
+    points: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime]
+
+
+class JobRun(Base):
+    """When each scheduled job last ran, for `pingan jobs list` and for catching up once."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_run_at: Mapped[datetime]
+    last_result: Mapped[str] = mapped_column(String(300), default="")

@@ -20,7 +20,7 @@ async def test_a_restart_in_the_middle_of_a_dialog_resumes_it(services: Services
     await citizen.says("邻居家的鸡天天跑到我家菜地里吃菜，说了也不管")
     await citizen.taps("对，是这类")
     # A new process: fresh session factory and services over the same database.
-    engine = services.sessions.kw["bind"]
+    engine = services.sessions.engine
     restarted = Services(
         sessions=session_factory(engine),
         clock=services.clock,

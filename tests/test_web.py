@@ -25,7 +25,12 @@ def update(user_id: int, text: str, update_id: int = 1) -> dict[str, object]:
             "message_id": update_id,
             "date": 1764380000,
             "chat": {"id": user_id, "type": "private", "first_name": "岩"},
-            "from": {"id": user_id, "is_bot": False, "first_name": "岩", "language_code": "zh-hans"},
+            "from": {
+                "id": user_id,
+                "is_bot": False,
+                "first_name": "岩",
+                "language_code": "zh-hans",
+            },
             "text": text,
         },
     }
