@@ -440,6 +440,96 @@ def cases_show(number: str, as_json: bool) -> None:
     _run(go())
 
 
+@main.group()
+def jobs() -> None:
+    """Scheduled jobs: the sweep, follow-ups, daily reports, rankings."""
+
+
+@jobs.command("list")
+def jobs_list() -> None:
+    """The jobs, their schedule, next run and last run."""
+    from bot.scheduler import next_runs
+    from dispatch.clock import SystemClock, as_utc
+    from dispatch.jobs import JOBS
+    from storage.database import create_engine, session_factory
+    from storage.models import JobRun
+
+    settings = _settings()
+
+    async def go() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await _require_schema(engine)
+            async with session_factory(engine)() as session:
+                last = {r.name: r for r in (await session.scalars(select(JobRun))).all()}
+        finally:
+            await engine.dispose()
+        upcoming = next_runs(settings.zone, SystemClock().now())
+        for name, job in JOBS.items():
+            kind, spec = job.trigger
+            every = ", ".join(f"{k}={v}" for k, v in spec.items())
+            nxt = upcoming[name]
+            ran = last.get(name)
+            click.echo(f"{name:<9} {kind} {every}")
+            click.echo(f"          {job.description}")
+            click.echo(
+                f"          next: {nxt.astimezone(settings.zone):%Y-%m-%d %H:%M:%S %Z}"
+                if nxt
+                else "          next: -"
+            )
+            if ran is not None:
+                at = as_utc(ran.last_run_at).astimezone(settings.zone)
+                click.echo(f"          last: {at:%Y-%m-%d %H:%M:%S} — {ran.last_result}")
+            else:
+                click.echo("          last: never")
+
+    _run(go())
+
+
+@jobs.command("run")
+@click.argument("name")
+@click.option(
+    "--at", "at", default=None, help="Run as if the clock read this ISO time (local if no zone)."
+)
+def jobs_run(name: str, at: str | None) -> None:
+    """Run one job now, or as if the clock read --at."""
+    from datetime import datetime
+
+    from dispatch.clock import FrozenClock, SystemClock
+    from dispatch.jobs import JOBS, JobContext, run_job
+    from dispatch.policy import default_policy
+    from storage.database import create_engine, session_factory
+
+    if name not in JOBS:
+        _fail(f"unknown job {name!r}; one of: {', '.join(JOBS)}", 2)
+    settings = _settings()
+    clock: Any = SystemClock()
+    if at is not None:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            _fail(
+                f"--at {at!r} is not an ISO time like 2026-12-01T09:00 or 2026-12-01T09:00+08:00", 2
+            )
+            return
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=settings.zone)
+        clock = FrozenClock(moment)
+
+    async def go() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            await _require_schema(engine)
+            ctx = JobContext(session_factory(engine), clock, settings.zone, default_policy())
+            return await run_job(name, ctx)
+        finally:
+            await engine.dispose()
+
+    click.echo(
+        f"{name} at {clock.now().astimezone(settings.zone):%Y-%m-%d %H:%M:%S %Z}: {_run(go())}"
+    )
+
+
 @main.command()
 def diagram() -> None:
     """Print the case state diagram (Mermaid), generated from the workflow declaration."""

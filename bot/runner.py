@@ -19,7 +19,9 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 from bot.app import App
+from bot.scheduler import build_scheduler
 from bot.telegram_bot import make_bot, make_dispatcher, publish_commands
+from dispatch.jobs import JobContext
 from handlers.sender import OutboxSender
 from handlers.telegram import TelegramTransport
 from storage.migrate import current_revision, head_revision
@@ -100,11 +102,17 @@ async def serve(
     await check_schema(app)
     stop = stop or asyncio.Event()
     bot = make_bot(token, str(settings.telegram_api_base))
+    services = app.services
+    policy = services.policy
     sender = OutboxSender(
-        app.services.sessions,
-        app.services.clock,
+        services.sessions,
+        services.clock,
         TelegramTransport(bot),
         default_locale=settings.default_locale,
+        quiet=(lambda at: policy.quiet.holds(at, services.zone)) if policy.quiet else None,
+    )
+    scheduler = build_scheduler(
+        JobContext(services.sessions, services.clock, services.zone, policy)
     )
     dispatcher = make_dispatcher(app.services, sender.wake)
     mode = "webhook" if settings.public_url else "polling"
@@ -149,6 +157,7 @@ async def serve(
             if ready is not None:
                 ready.set()
             await stop.wait()
+            scheduler.shutdown(wait=False)
             if settings.public_url is None:
                 await dispatcher.stop_polling()
             for task in tasks:

@@ -26,6 +26,12 @@ COMMANDS = (
     "back",
     "whoami",
     "bind",
+    "pause",
+    "resume",
+    "supervise",
+    "points",
+    "ranking",
+    "digest",
 )
 
 

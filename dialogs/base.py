@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch.classify import Classifier
 from dispatch.clock import Clock
 from dispatch.neutral import Button, Inbound, Reply
+from dispatch.policy import Policy, default_policy
 from locales import text as render_text
 from storage.database import Sessions
 from storage.models import Identity, Person
@@ -34,6 +35,7 @@ class Services:
     classifier: Classifier
     zone: ZoneInfo
     default_locale: str = "zh_CN"
+    policy: Policy = field(default_factory=default_policy)
 
 
 @dataclass(frozen=True, slots=True)

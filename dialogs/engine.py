@@ -14,9 +14,10 @@ from datetime import timedelta
 from typing import Any
 
 from dialogs.base import Answer, Dialog, Retry, Services, Turn, parse_choice
+from dialogs.duty import FOLLOWUP, PAUSE
 from dialogs.handling import CLOSE, DECLINE, ESCALATE, PROGRESS, ArgumentStep, handler_buttons
 from dialogs.report import CITIZEN_REPORT, STAFF_REPORT, report_start_data
-from dispatch import cases, outbox
+from dispatch import cases, outbox, points, reports
 from dispatch.cases import t
 from dispatch.clock import as_utc
 from dispatch.neutral import Button, Inbound, Reply
@@ -48,6 +49,8 @@ DIALOGS: dict[str, Dialog] = {
         PROGRESS,
         CLOSE,
         ESCALATE,
+        PAUSE,
+        FOLLOWUP,
         Dialog.of("bind", [ArgumentStep("code", "bind.ask_code")], _bound),
         Dialog.of("status", [ArgumentStep("number", "status.ask_number")], _status_asked),
     )
@@ -366,11 +369,20 @@ async def show_status(turn: Turn, number: str) -> None:
         }
         for e in events[-8:]
     ]
-    buttons = (
-        handler_buttons(case.id)
-        if case.assignee_id == turn.person.id and case.status == "in_progress"
-        else ()
-    )
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    if case.assignee_id == turn.person.id and case.status == "in_progress":
+        buttons = handler_buttons(case.id)
+    elif (
+        turn.person.role == "leader"
+        and case.status in cases.OPEN_STATES
+        and case.supervised_by is None
+    ):
+        buttons = ((Button("button.supervise", f"s:{case.id}"),),)
+    if case.paused_at is not None:
+        card["timeline"] = [
+            {"$t": "status.paused", "reason": case.pause_reason or "-"},
+            *card["timeline"],
+        ]
     turn.say("status.card", buttons, **card)
 
 
@@ -473,9 +485,14 @@ async def _global_button(turn: Turn, state: DialogState | None, payload: str) ->
     if kind == "m" and value in MENU_COMMANDS:
         await COMMANDS[value](turn, state, "")
         return True
-    if kind in ("a", "d", "p", "c", "e") and value.isdigit() and len(value) < 19:
+    if kind in ("a", "d", "p", "c", "e", "z", "s") and value.isdigit() and len(value) < 19:
         await _case_action(turn, state, kind, int(value))
         return True
+    if kind == "f":
+        ident, _, rating = value.partition(":")
+        if ident.isdigit() and len(ident) < 19 and rating in cases.RATINGS:
+            await _followup_answer(turn, state, int(ident), cases.RATINGS[rating])
+            return True
     if parse_choice(payload) is None:
         turn.say("button.unknown")
         if state is not None:
@@ -507,24 +524,112 @@ async def _case_action(turn: Turn, state: DialogState | None, kind: str, ident: 
         case = await session.get_one(cases.Case, offer.case_id)
         await start_dialog(turn, "decline", {"offer_id": offer.id, "number": case.number})
         return
+    if kind == "s":
+        await _supervise(turn, ident)
+        await _resume(turn, state)
+        return
     try:
         case = await cases.case_for_handler(session, turn.person, ident)
     except TransitionRefused as refused:
         turn.say(refused.reason)
         await _resume(turn, state)
         return
+    if kind == "z" and case.paused_at is not None:
+        await _resume_clock(turn, case)
+        await _resume(turn, state)
+        return
     if case.status != "in_progress":
         turn.say("case.wrong_state")
         await _resume(turn, state)
         return
-    dialog = {"p": "progress", "c": "close_case", "e": "escalate"}[kind]
+    dialog = {"p": "progress", "c": "close_case", "e": "escalate", "z": "pause"}[kind]
     await start_dialog(turn, dialog, {"case_id": case.id, "number": case.number})
+
+
+async def _supervise(turn: Turn, case_id: int) -> None:
+    case = await turn.session.get(cases.Case, case_id)
+    try:
+        if case is None:
+            raise TransitionRefused("case.not_allowed")
+        await cases.supervise(turn.session, turn.clock, turn.person, case)
+    except TransitionRefused as refused:
+        turn.say(refused.reason)
+        return
+    turn.say("supervise.done", number=case.number)
+
+
+async def _resume_clock(turn: Turn, case: cases.Case) -> None:
+    try:
+        seconds = await cases.resume(
+            turn.session, turn.clock, turn.services.zone, turn.person, case, turn.services.policy
+        )
+    except TransitionRefused as refused:
+        turn.say(refused.reason)
+        return
+    turn.say("pause.resumed", number=case.number, hours=round(seconds / 3600, 1))
+
+
+async def _followup_answer(
+    turn: Turn, state: DialogState | None, case_id: int, rating: str
+) -> None:
+    case = await turn.session.get(cases.Case, case_id)
+    if case is None or case.reporter_id != turn.person.id or case.followup_state != "asked":
+        turn.say("followup.closed")
+        await _resume(turn, state)
+        return
+    await start_dialog(
+        turn, "followup", {"case_id": case_id, "rating": rating, "number": case.number}
+    )
+
+
+async def cmd_supervise(turn: Turn, state: DialogState | None, argument: str) -> None:
+    case = await cases.readable_case(turn.session, turn.clock, turn.person, argument[:20])
+    if case is None:
+        turn.say("status.not_found", number=argument[:20] or "-")
+    else:
+        await _supervise(turn, case.id)
+    await _resume(turn, state)
+
+
+async def cmd_pause(turn: Turn, state: DialogState | None, argument: str) -> None:
+    number, _, reason = argument.partition(" ")
+    case = await cases.find_case(turn.session, number[:20]) if number else None
+    if case is None or case.assignee_id != turn.person.id:
+        turn.say("pause.usage")
+        await _resume(turn, state)
+        return
+    if reason.strip():
+        try:
+            await cases.pause(
+                turn.session, turn.clock, turn.services.zone, turn.person, case, reason.strip()
+            )
+        except TransitionRefused as refused:
+            turn.say(refused.reason)
+        else:
+            turn.say("pause.done", number=case.number)
+        await _resume(turn, state)
+        return
+    await start_dialog(turn, "pause", {"case_id": case.id, "number": case.number})
+
+
+async def cmd_resume(turn: Turn, state: DialogState | None, argument: str) -> None:
+    case = await cases.find_case(turn.session, argument[:20]) if argument else None
+    if case is None or case.assignee_id != turn.person.id:
+        turn.say("pause.usage")
+    else:
+        await _resume_clock(turn, case)
+    await _resume(turn, state)
 
 
 async def accept(turn: Turn, offer_id: int) -> None:
     try:
         case = await cases.accept(
-            turn.session, turn.clock, turn.services.zone, turn.person, offer_id
+            turn.session,
+            turn.clock,
+            turn.services.zone,
+            turn.person,
+            offer_id,
+            turn.services.policy,
         )
     except TransitionRefused as refused:
         turn.say(refused.reason)
@@ -569,3 +674,63 @@ async def _no_dialog(turn: Turn) -> None:
         return
     turn.say("fallback.unsupported" if inbound.kind not in ("text", "choice") else "fallback.menu")
     turn.replies.append(main_menu(turn))
+
+
+async def cmd_points(turn: Turn, state: DialogState | None, argument: str) -> None:
+    if turn.person.role == "citizen":
+        turn.say("tasks.staff_only")
+        await _resume(turn, state)
+        return
+    month = turn.clock.now().astimezone(turn.services.zone).date()
+    total, rows = await points.month_points(turn.session, turn.person.id, turn.services.zone, month)
+    lines = [
+        {"$t": "points.line", "rule": t(f"rule.{rule}"), "count": count, "points": f"{pts:+d}"}
+        for rule, count, pts in rows
+    ]
+    turn.say("points.month", month=f"{month:%Y-%m}", total=f"{total:+d}", lines=lines or "—")
+    await _resume(turn, state)
+
+
+async def cmd_ranking(turn: Turn, state: DialogState | None, argument: str) -> None:
+    month = turn.clock.now().astimezone(turn.services.zone).date()
+    ranking = (
+        await reports.ranking_for(turn.session, turn.services.zone, turn.person, month)
+        if turn.person.role != "citizen"
+        else None
+    )
+    if ranking is None:
+        turn.say("ranking.none")
+    else:
+        turn.replies.append(reports.ranking_reply(ranking, month))
+    await _resume(turn, state)
+
+
+async def cmd_digest(turn: Turn, state: DialogState | None, argument: str) -> None:
+    if turn.person.role != "leader":
+        turn.say("digest.leaders_only")
+        await _resume(turn, state)
+        return
+    today = turn.clock.now().astimezone(turn.services.zone).date()
+    span = {"week": "week", "周": "week", "month": "month", "月": "month"}.get(argument, "day")
+    reply = await reports.digest_reply(
+        turn.session,
+        turn.services.zone,
+        turn.person,
+        today,
+        span,  # type: ignore[arg-type]
+    )
+    if reply is None:
+        turn.say("digest.leaders_only")
+    else:
+        turn.replies.append(reply)
+    await _resume(turn, state)
+
+
+COMMANDS.update(
+    pause=cmd_pause,
+    resume=cmd_resume,
+    supervise=cmd_supervise,
+    points=cmd_points,
+    ranking=cmd_ranking,
+    digest=cmd_digest,
+)

@@ -27,7 +27,7 @@ def handler_buttons(case_id: int) -> tuple[tuple[Button, ...], ...]:
     """What the assignee can do next with a case."""
     return (
         (Button("button.progress", f"p:{case_id}"), Button("button.close_case", f"c:{case_id}")),
-        (Button("button.escalate", f"e:{case_id}"),),
+        (Button("button.pause", f"z:{case_id}"), Button("button.escalate", f"e:{case_id}")),
     )
 
 
@@ -48,6 +48,7 @@ async def _declined(turn: Turn, data: dict[str, Any]) -> None:
             turn.person,
             data["offer_id"],
             data["reason"],
+            turn.services.policy,
         )
     except TransitionRefused as refused:
         turn.say(refused.reason)
@@ -163,6 +164,7 @@ async def _closed(turn: Turn, data: dict[str, Any]) -> None:
             data["outcome"],
             data["summary"],
             data["agreement"],
+            turn.services.policy,
         )
     except TransitionRefused as refused:
         turn.say(refused.reason)
@@ -212,7 +214,13 @@ async def _escalated(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
         offer = await cases.escalate(
-            turn.session, turn.clock, turn.services.zone, turn.person, case, data["reason"]
+            turn.session,
+            turn.clock,
+            turn.services.zone,
+            turn.person,
+            case,
+            data["reason"],
+            turn.services.policy,
         )
     except TransitionRefused as refused:
         turn.say(refused.reason)

@@ -474,7 +474,13 @@ async def _submit(turn: Turn, data: dict[str, Any]) -> None:
         on_spot_summary=data.get("on_spot_summary"),
     )
     case = await cases.file_report(
-        turn.session, turn.clock, turn.services.zone, turn.person, draft, turn.inbound.channel
+        turn.session,
+        turn.clock,
+        turn.services.zone,
+        turn.person,
+        draft,
+        turn.inbound.channel,
+        turn.services.policy,
     )
     if case.status == "resolved":
         turn.say("report.receipt_on_spot", number=case.number)

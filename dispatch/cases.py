@@ -14,13 +14,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import outbox, workflow
+from dispatch import clocks, outbox, points, workflow
 from dispatch.clock import Clock, as_utc
 from dispatch.masking import mask_phone, mask_text
 from dispatch.neutral import Button, Reply
 from dispatch.org import ancestors, may_read
-from dispatch.routing import choose_target
-from dispatch.vocab import RISKS
+from dispatch.policy import Policy, default_policy
+from dispatch.recipients import centre_dispatchers, people_at, township_and_county
+from dispatch.routing import Target, centre_target, choose_target
+from dispatch.vocab import LEVELS, RISKS
 from dispatch.workflow import TransitionRefused
 from storage.dml import next_in_sequence
 from storage.models import Case, CaseEvent, CaseMedia, CaseOffer, CaseRead, Person, Region, Unit
@@ -111,6 +113,7 @@ async def file_report(
     reporter: Person,
     draft: ReportDraft,
     channel: str,
+    policy: Policy | None = None,
 ) -> Case:
     """Create a case from a finished report dialog and set it on its way.
 
@@ -182,8 +185,29 @@ async def file_report(
             assignee_id=reporter.id,
         )
         return case
-    await offer_next(session, clock, zone, case)
+    if case.risk == "major":
+        await alert_major(session, clock, zone, case)
+    await offer_next(session, clock, zone, case, policy=policy)
     return case
+
+
+async def alert_major(session: AsyncSession, clock: Clock, zone: ZoneInfo, case: Case) -> None:
+    """A major-risk case reaches the leaders and dispatchers of its township and county at
+    once, with the cues that made it major; urgent, so quiet hours do not hold it."""
+    card = await case_card(session, zone, case, reveal=False)
+    card["cues"] = "、".join(str(c) for c in case.cues) or "-"
+    regions = await township_and_county(session, case)
+    for person in await people_at(session, regions, ["leader", "dispatcher"]):
+        await outbox.enqueue(
+            session,
+            clock,
+            person.id,
+            Reply("notice.major_alert", card),
+            purpose="alert",
+            dedupe_key=f"alert:{case.id}:{person.id}",
+            case_id=case.id,
+            urgent=True,
+        )
 
 
 async def offer_next(
@@ -193,6 +217,8 @@ async def offer_next(
     case: Case,
     *,
     above_level: str | None = None,
+    policy: Policy | None = None,
+    target: Target | None = None,
 ) -> CaseOffer | None:
     """Offer the case to the next person routing names, skipping everyone already asked.
 
@@ -204,10 +230,11 @@ async def offer_next(
             await session.scalars(select(CaseOffer.person_id).where(CaseOffer.case_id == case.id))
         ).all()
     )
-    target = await choose_target(session, case, exclude=tried, above_level=above_level)
+    if target is None:
+        target = await choose_target(session, case, exclude=tried, above_level=above_level)
     if target is None:
         if case.status != "reported":
-            await workflow.apply(session, clock, case, "unroutable", None, {})
+            await workflow.apply(session, clock, case, "unroutable", None, {}, **clocks.stop())
         return None
     now = clock.now()
     offer = CaseOffer(
@@ -233,6 +260,7 @@ async def offer_next(
             "as_dispatcher": target.as_dispatcher,
         },
         unit_code=target.unit.code,
+        **clocks.start(case, "accept", now, policy or default_policy(), zone),
     )
     card = await case_card(session, zone, case, reveal=False)
     card["unit"] = target.unit.name
@@ -273,7 +301,12 @@ async def _open_offer(
 
 
 async def accept(
-    session: AsyncSession, clock: Clock, zone: ZoneInfo, person: Person, offer_id: int
+    session: AsyncSession,
+    clock: Clock,
+    zone: ZoneInfo,
+    person: Person,
+    offer_id: int,
+    policy: Policy | None = None,
 ) -> Case:
     """The offered person takes the case.
 
@@ -284,17 +317,30 @@ async def accept(
     """
     offer, case = await _open_offer(session, person, offer_id)
     now = clock.now()
+    on_time = case.due_at is None or now <= as_utc(case.due_at)
     await workflow.apply(
         session,
         clock,
         case,
         "accept",
         person,
-        {"offer_id": offer.id},
+        {"offer_id": offer.id, "unit": offer.unit_code},
         assignee_id=person.id,
         unit_code=offer.unit_code,
         accepted_at=now,
+        **clocks.start(case, "resolve", now, policy or default_policy(), zone),
     )
+    if on_time:
+        await points.award(
+            session,
+            points.default_rules(),
+            rule="accepted_on_time",
+            at=now,
+            case_id=case.id,
+            person_id=person.id,
+            unit_code=offer.unit_code,
+            key=f"{case.id}:{offer.id}",
+        )
     await session.execute(
         update(CaseOffer)
         .where(CaseOffer.case_id == case.id, CaseOffer.state == "open")
@@ -329,6 +375,7 @@ async def decline(
     person: Person,
     offer_id: int,
     reason: str,
+    policy: Policy | None = None,
 ) -> CaseOffer | None:
     """The offered person hands the case back with a reason; it goes to the next person.
 
@@ -342,24 +389,32 @@ async def decline(
     offer.state = "declined"
     offer.decided_at = clock.now()
     offer.reason = reason[:500]
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            kind="decline",
-            from_status=case.status,
-            to_status=case.status,
-            actor_id=person.id,
-            at=clock.now(),
-            data={"offer_id": offer.id, "reason": reason[:500]},
-        )
+    workflow.record(
+        session, clock, case, "decline", person, {"offer_id": offer.id, "reason": reason[:500]}
     )
     await session.flush()
-    if person.role == "dispatcher":
+    return await pass_on(session, clock, zone, case, offer, person.role == "dispatcher", policy)
+
+
+async def pass_on(
+    session: AsyncSession,
+    clock: Clock,
+    zone: ZoneInfo,
+    case: Case,
+    offer: CaseOffer,
+    from_dispatcher: bool,
+    policy: Policy | None = None,
+) -> CaseOffer | None:
+    """Offer the case to whoever is next after `offer` (declined, or not accepted in time)."""
+    unit = await session.get_one(Unit, offer.unit_code)
+    region = await session.get_one(Region, unit.region_code)
+    if from_dispatcher:
         # A centre handing a case back means 事权不在本级: the next level decides.
-        unit = await session.get_one(Unit, offer.unit_code)
-        region = await session.get_one(Region, unit.region_code)
-        return await offer_next(session, clock, zone, case, above_level=region.level)
-    return await offer_next(session, clock, zone, case)
+        return await offer_next(session, clock, zone, case, above_level=region.level, policy=policy)
+    # Otherwise the next person at this level (or above): a case escalated to the township
+    # does not fall back to the village when a township mediator lets it go.
+    below = LEVELS[min(LEVELS.index(region.level) + 1, len(LEVELS) - 1)]
+    return await offer_next(session, clock, zone, case, above_level=below, policy=policy)
 
 
 async def case_for_handler(session: AsyncSession, person: Person, case_id: int) -> Case:
@@ -404,6 +459,7 @@ async def close_case(
     outcome: str,
     summary: str,
     agreement: str,
+    policy: Policy | None = None,
 ) -> None:
     """The assignee records the outcome: `resolved` when mediated successfully, else
     `unresolved` (to litigation, arbitration or key-person assistance). The reporter is told.
@@ -411,6 +467,8 @@ async def close_case(
     if outcome not in OUTCOMES or agreement not in AGREEMENTS:
         raise TransitionRefused("case.bad_outcome")
     now = clock.now()
+    on_time = case.due_at is None or now <= as_utc(case.due_at)
+    earlier = {e.kind for e in await events_of(session, case)}
     await workflow.apply(
         session,
         clock,
@@ -422,7 +480,21 @@ async def close_case(
         outcome_summary=summary[:500],
         agreement=agreement,
         resolved_at=now,
+        followup_at=now + (policy or default_policy()).followup_after,
+        followup_state=None,
+        **clocks.stop(),
     )
+    if outcome == "success":
+        rules = points.default_rules()
+        award = {"at": now, "case_id": case.id, "person_id": person.id, "unit_code": case.unit_code}
+        if on_time:
+            await points.award(
+                session, rules, rule="resolved_on_time", key=f"{case.id}:{case.version}", **award
+            )
+        if not earlier & {"fail", "reopen"}:
+            await points.award(
+                session, rules, rule="first_mediation_success", key=str(case.id), **award
+            )
     card = await case_card(session, zone, case, reveal=False)
     card["outcome"] = t(f"outcome.{outcome}")
     card["summary"] = mask_text(summary[:500])
@@ -444,6 +516,7 @@ async def escalate(
     person: Person | None,
     case: Case,
     reason: str,
+    policy: Policy | None = None,
 ) -> CaseOffer | None:
     """Move the case one level up (事权不在本级): re-routed above the current unit's level."""
     level = "grid"
@@ -458,6 +531,7 @@ async def escalate(
         person,
         {"reason": reason[:500], "from_level": level},
         assignee_id=None,
+        **clocks.stop(),
     )
     await session.execute(
         update(CaseOffer)
@@ -465,7 +539,7 @@ async def escalate(
         .values(state="withdrawn", decided_at=clock.now())
         .execution_options(synchronize_session=False)
     )
-    return await offer_next(session, clock, zone, case, above_level=level)
+    return await offer_next(session, clock, zone, case, above_level=level, policy=policy)
 
 
 async def find_case(session: AsyncSession, number: str) -> Case | None:
@@ -524,3 +598,155 @@ async def events_of(session: AsyncSession, case: Case) -> list[CaseEvent]:
             )
         ).all()
     )
+
+
+# pause, supervision, follow-up ------------------------------------------------------------
+
+
+async def pause(
+    session: AsyncSession,
+    clock: Clock,
+    zone: ZoneInfo,
+    person: Person,
+    case: Case,
+    reason: str,
+) -> None:
+    """Stop the clock while waiting for a party (the reason is required and the centre sees it).
+
+    Outcomes: TransitionRefused("case.not_yours") unless the person holds the case,
+    ("pause.not_running") when there is no clock or it is already stopped.
+    """
+    if case.assignee_id != person.id:
+        raise TransitionRefused("case.not_yours")
+    if case.sla_stage is None or case.paused_at is not None:
+        raise TransitionRefused("pause.not_running")
+    now = clock.now()
+    if not await workflow.claim(
+        session, clock, case, pause_reason=reason[:200], **clocks.paused(case, now)
+    ):
+        raise TransitionRefused("case.taken")
+    workflow.record(session, clock, case, "pause", person, {"reason": reason[:200]})
+    card = await case_card(session, zone, case, reveal=False)
+    card["reason"] = mask_text(reason[:200])
+    card["who"] = person.display_name or "-"
+    for dispatcher in await centre_dispatchers(session, case.unit_code):
+        await outbox.enqueue(
+            session,
+            clock,
+            dispatcher.id,
+            Reply("notice.paused", card),
+            purpose="paused",
+            dedupe_key=f"paused:{case.id}:{case.version}:{dispatcher.id}",
+            case_id=case.id,
+        )
+
+
+async def resume(
+    session: AsyncSession,
+    clock: Clock,
+    zone: ZoneInfo,
+    person: Person,
+    case: Case,
+    policy: Policy | None = None,
+) -> int:
+    """Start the clock again, shifted by the time it stood still; returns those seconds."""
+    if case.assignee_id != person.id:
+        raise TransitionRefused("case.not_yours")
+    if case.paused_at is None:
+        raise TransitionRefused("pause.not_paused")
+    fields, seconds = clocks.resumed(case, clock.now(), policy or default_policy(), zone)
+    if not await workflow.claim(session, clock, case, **fields):
+        raise TransitionRefused("case.taken")
+    workflow.record(session, clock, case, "resume", person, {"paused_seconds": seconds})
+    return seconds
+
+
+async def supervise(session: AsyncSession, clock: Clock, person: Person, case: Case) -> None:
+    """挂牌督办: a leader puts a red card on an open case in their jurisdiction; everyone on it
+    is reminded daily until it closes."""
+    if person.role != "leader" or not await may_read(session, person, case):
+        raise TransitionRefused("case.not_allowed")
+    if case.status not in OPEN_STATES:
+        raise TransitionRefused("case.wrong_state")
+    if case.supervised_by is not None:
+        raise TransitionRefused("supervise.already")
+    if not await workflow.claim(
+        session, clock, case, supervised_by=person.id, supervise_next_at=clock.now()
+    ):
+        raise TransitionRefused("case.taken")
+    workflow.record(session, clock, case, "supervise", person, {"by": person.id})
+
+
+RATINGS = {"s": "satisfied", "b": "basic", "d": "dissatisfied"}
+RATING_POINTS = {"satisfied": "satisfied", "basic": "basic_satisfied"}
+
+
+async def answer_followup(
+    session: AsyncSession,
+    clock: Clock,
+    zone: ZoneInfo,
+    person: Person,
+    case_id: int,
+    rating: str,
+    comment: str,
+    policy: Policy | None = None,
+) -> Case:
+    """The reporter's answer to 回访.
+
+    Outcomes: 满意 / 基本满意 → recorded, points to the unit and mediator, the case archived;
+    不满意 → recorded, points taken, the case reopened and offered to the centre's
+    dispatcher with the comment; TransitionRefused("followup.closed") when the question
+    was not asked of this person or was already answered or expired.
+    """
+    case = await session.get(Case, case_id)
+    if case is None or case.reporter_id != person.id or case.followup_state != "asked":
+        raise TransitionRefused("followup.closed")
+    if rating not in RATINGS.values():
+        raise TransitionRefused("followup.closed")
+    now = clock.now()
+    if not await workflow.claim(
+        session, clock, case, followup_state="answered", followup_at=None, rating=rating
+    ):
+        raise TransitionRefused("followup.closed")
+    workflow.record(
+        session, clock, case, "followup", person, {"rating": rating, "comment": comment[:500]}
+    )
+    rule = RATING_POINTS.get(rating, "reopened_dissatisfied")
+    await points.award(
+        session,
+        points.default_rules(),
+        rule=rule,
+        at=now,
+        case_id=case.id,
+        person_id=case.assignee_id,
+        unit_code=case.unit_code,
+        key=str(case.id),
+    )
+    if rating != "dissatisfied":
+        if case.status in ("resolved", "unresolved"):
+            await workflow.apply(session, clock, case, "archive", None, {"followup": rating})
+        return case
+    await workflow.apply(
+        session,
+        clock,
+        case,
+        "reopen",
+        None,
+        {"comment": comment[:500]},
+        assignee_id=None,
+        outcome=None,
+        resolved_at=None,
+    )
+    target = await centre_target(session, case)
+    offer = await offer_next(session, clock, zone, case, policy=policy, target=target)
+    if offer is not None:
+        await outbox.enqueue(
+            session,
+            clock,
+            offer.person_id,
+            Reply("notice.reopened", {"number": case.number, "comment": mask_text(comment) or "-"}),
+            purpose="reopened",
+            dedupe_key=f"reopened:{case.id}:{case.version}",
+            case_id=case.id,
+        )
+    return case

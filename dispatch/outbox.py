@@ -47,6 +47,7 @@ async def enqueue(
     dedupe_key: str,
     case_id: int | None = None,
     offer_id: int | None = None,
+    urgent: bool = False,
 ) -> int | None:
     """Queue a notice for a person's most recent reachable channel; None if already queued."""
     identity = await reachable_identity(session, person_id)
@@ -60,6 +61,7 @@ async def enqueue(
             "case_id": case_id,
             "offer_id": offer_id,
             "purpose": purpose,
+            "urgent": urgent,
             "reply": reply.to_json(),
             "status": "pending" if identity else "failed",
             "created_at": now,
@@ -80,8 +82,12 @@ async def claim(
     *,
     limit: int = 50,
     person_id: int | None = None,
+    urgent_only: bool = False,
 ) -> list[Claimed]:
-    """Take due pending notices for `channel` (optionally one person's) for sending."""
+    """Take due pending notices for `channel` (optionally one person's) for sending.
+
+    `urgent_only` during quiet hours: the rest wait in the table until morning.
+    """
     now = clock.now()
     stmt = (
         select(OutboxMessage, Person.locale)
@@ -96,6 +102,8 @@ async def claim(
     )
     if person_id is not None:
         stmt = stmt.where(OutboxMessage.person_id == person_id)
+    if urgent_only:
+        stmt = stmt.where(OutboxMessage.urgent.is_(True))
     claimed: list[Claimed] = []
     for row, locale in (await session.execute(stmt)).all():
         won = await session.execute(

@@ -111,3 +111,29 @@ async def choose_target(
             if dispatcher is not None:
                 return Target(centre, dispatcher, as_dispatcher=True)
     return None
+
+
+async def centre_target(session: AsyncSession, case: Case) -> Target | None:
+    """The dispatcher of the centre over the case's last unit (or its place), nearest first:
+    where a reopened case goes back to."""
+    region = None
+    if case.unit_code is not None:
+        unit = await session.get(Unit, case.unit_code)
+        region = await session.get(Region, unit.region_code) if unit else None
+    if region is None and case.region_code is not None:
+        region = await session.get(Region, case.region_code)
+    if region is None:
+        region = await root_region(session)
+        if region is None:
+            return None
+    for level_region in await ancestors(session, region):
+        centres = (
+            await session.scalars(
+                select(Unit).where(Unit.region_code == level_region.code, Unit.kind == "center")
+            )
+        ).all()
+        for centre in centres:
+            dispatcher = await _least_loaded(session, centre.code, "dispatcher", set())
+            if dispatcher is not None:
+                return Target(centre, dispatcher, as_dispatcher=True)
+    return None

@@ -64,6 +64,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         "上报上级",
     ),
     _t("archive", {"resolved", "unresolved"}, "closed", {SYSTEM, "dispatcher", "admin"}, "归档"),
+    _t("reopen", {"resolved", "unresolved", "closed"}, "reported", {SYSTEM}, "回访不满意重办"),
     _t(
         "cancel",
         {"reported", "assigned"},
@@ -131,6 +132,47 @@ async def apply(
         to_status=transition.target,
         actor_id=actor.id if actor is not None else None,
         at=now,
+        data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+async def claim(session: AsyncSession, clock: Clock, case: Case, **values: Any) -> bool:
+    """Compare-and-set fields of a case that are not a change of status (the sweep's claim).
+
+    Returns False, writing nothing, when someone changed the case since it was read — then
+    another sweeper took this step, or a person acted on the case first.
+    """
+    result = await session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.version == case.version)
+        .values(version=Case.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for key, value in {"version": case.version + 1, **values}.items():
+        set_committed_value(case, key, value)
+    return True
+
+
+def record(
+    session: AsyncSession,
+    clock: Clock,
+    case: Case,
+    kind: str,
+    actor: Person | None,
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    """An event that is not a change of status (a reminder, a pause, a follow-up answer)."""
+    event = CaseEvent(
+        case_id=case.id,
+        kind=kind,
+        from_status=case.status,
+        to_status=case.status,
+        actor_id=actor.id if actor is not None else None,
+        at=clock.now(),
         data=data or {},
     )
     session.add(event)

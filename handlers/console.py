@@ -8,8 +8,11 @@ as they arrive, each with an id such as #n7, and `>n7 接单` replies to one. `/
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TextIO
 
 from dialogs.base import Answer
@@ -17,6 +20,7 @@ from dispatch.neutral import Inbound, Location, Reply
 from locales import text as render
 
 CHANNEL = "console"
+CHART_DIR = Path("var") / "charts"
 Handle = Callable[[Inbound], Awaitable[Answer]]
 
 
@@ -31,6 +35,14 @@ class ConsoleChannel:
     # rendering -----------------------------------------------------------------------------
 
     def show(self, reply: Reply, locale: str, prefix: str = "") -> None:
+        for item in reply.media:
+            if item.startswith("png:"):
+                # A terminal shows no pictures: the chart goes to a file beside the database.
+                data = base64.b64decode(item[4:])
+                path = CHART_DIR / f"chart-{hashlib.sha1(data).hexdigest()[:10]}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                self.out.write(f"{prefix}[chart: {path}]\n")
         self.out.write(prefix + render(reply.text_key, locale, reply.params) + "\n")
         labels = []
         payloads = []

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from dispatch import outbox
@@ -98,6 +98,7 @@ class OutboxSender:
         default_locale: str = "zh_CN",
         person_id: int | None = None,
         poll_seconds: float = 1.0,
+        quiet: Callable[[datetime], bool] | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -106,6 +107,8 @@ class OutboxSender:
         self.default_locale = default_locale
         self.person_id = person_id
         self.poll_seconds = poll_seconds
+        # Quiet hours (22:00-07:30 by default): only urgent notices go out.
+        self.quiet = quiet
         self.wakeup = asyncio.Event()
 
     def wake(self) -> None:
@@ -136,8 +139,14 @@ class OutboxSender:
     async def drain_once(self, limit: int = 50) -> int:
         """Claim and send one batch; returns how many were attempted."""
         async with self.sessions() as session, session.begin():
+            quiet = self.quiet is not None and self.quiet(self.clock.now())
             batch = await outbox.claim(
-                session, self.clock, self.transport.channel, limit=limit, person_id=self.person_id
+                session,
+                self.clock,
+                self.transport.channel,
+                limit=limit,
+                person_id=self.person_id,
+                urgent_only=quiet,
             )
         for notice in interleaved(batch):
             await self.limiter.wait(notice.chat_ref)

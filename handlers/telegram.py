@@ -6,6 +6,7 @@ location/contact requests only on reply keyboards (never inline).
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -18,6 +19,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.types import (
+    BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -132,7 +134,11 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
 
 
 async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, locale: str) -> Message:
-    """Send one Reply; buttons go on the last part of a long message."""
+    """Send one Reply: its images first, then the text; buttons go on the last part."""
+    for item in reply.media:
+        if item.startswith("png:"):
+            picture = BufferedInputFile(base64.b64decode(item[4:]), filename="daily-chart.png")
+            await bot.send_photo(chat_id, picture)
     parts = split_text(render(reply.text_key, locale, reply.params))
     message: Message | None = None
     for i, part in enumerate(parts):

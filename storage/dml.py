@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import CaseCounter
+from storage.models import CaseCounter, JobRun
 
 
 def _insert(session: AsyncSession, table: Table) -> Any:
@@ -35,3 +36,12 @@ async def next_in_sequence(session: AsyncSession, year: int) -> int:
     stmt = stmt.on_conflict_do_update(index_elements=["year"], set_={"last": table.c.last + 1})
     result = await session.execute(stmt.returning(table.c.last))
     return int(result.scalar_one())
+
+
+async def upsert_job_run(session: AsyncSession, name: str, at: datetime, result: str) -> None:
+    table = JobRun.__table__
+    stmt = _insert(session, table).values(name=name, last_run_at=at, last_result=result)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"], set_={"last_run_at": at, "last_result": result}
+    )
+    await session.execute(stmt)

@@ -187,6 +187,8 @@ class CaseEvent(Base):
     """Append-only audit trail; the source of every statistic."""
 
     __tablename__ = "case_events"
+    # Statistics read events by kind over a time range (a day, a week, a month).
+    __table_args__ = (Index("ix_case_events_kind_at", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -62,6 +62,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_cases_supervise_next_at'), ['supervise_next_at'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_cases_supervised_by_people'), 'people', ['supervised_by'], ['id'])
 
+    with op.batch_alter_table('case_events', schema=None) as batch_op:
+        batch_op.create_index('ix_case_events_kind_at', ['kind', 'at'], unique=False)
+
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('urgent', sa.Boolean(), nullable=False, server_default=sa.false()))
 
@@ -78,6 +81,9 @@ def downgrade() -> None:
 
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_column('urgent')
+
+    with op.batch_alter_table('case_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_case_events_kind_at')
 
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_cases_supervised_by_people'), type_='foreignkey')

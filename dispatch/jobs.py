@@ -1,0 +1,99 @@
+"""The scheduled jobs. APScheduler only ticks (bot/scheduler.py); every job reads what is
+due from the database, so running one twice, late, or from two processes does no harm,
+and `pingan jobs run NAME --at ISO` can replay any of them as if the clock read that time."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dispatch import reports, sweep
+from dispatch.clock import Clock
+from dispatch.policy import Policy
+from storage.database import Sessions
+from storage.dml import upsert_job_run
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    sessions: Sessions
+    clock: Clock
+    zone: ZoneInfo
+    policy: Policy
+
+
+Runner = Callable[[JobContext], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    description: str
+    run: Runner
+    # APScheduler trigger: ("interval", {"seconds": 30}) or ("cron", {"day": 1, "hour": 9}).
+    trigger: tuple[str, dict[str, Any]]
+
+
+async def _sweep(ctx: JobContext) -> str:
+    return (await sweep.sweep(ctx.sessions, ctx.clock, ctx.zone, ctx.policy)).summary()
+
+
+async def _followup(ctx: JobContext) -> str:
+    return (await sweep.followups(ctx.sessions, ctx.clock, ctx.zone, ctx.policy)).summary()
+
+
+async def _digest(ctx: JobContext) -> str:
+    return (await reports.send_due_digests(ctx.sessions, ctx.clock, ctx.zone, ctx.policy)).summary()
+
+
+def previous_month(day: date) -> date:
+    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+async def _rankings(ctx: JobContext) -> str:
+    today = ctx.clock.now().astimezone(ctx.zone).date()
+    month = previous_month(today)
+    sent = await reports.push_rankings(ctx.sessions, ctx.clock, ctx.zone, month)
+    return f"{month:%Y-%m}: {sent.summary()}"
+
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (
+        Job(
+            "sweep",
+            "SLA reminders, overdue notices, escalation, hand-over of unaccepted offers, 挂牌督办",
+            _sweep,
+            ("interval", {"seconds": 30}),
+        ),
+        Job(
+            "followup",
+            "回访: ask reporters, close unanswered",
+            _followup,
+            ("interval", {"minutes": 5}),
+        ),
+        Job(
+            "digest",
+            "leaders' daily report at their local time (weekly on Monday, monthly on the 1st)",
+            _digest,
+            ("interval", {"minutes": 1}),
+        ),
+        Job(
+            "rankings",
+            "last month's red and black lists, on the 1st at 09:00",
+            _rankings,
+            ("cron", {"day": 1, "hour": 9, "minute": 0}),
+        ),
+    )
+}
+
+
+async def run_job(name: str, ctx: JobContext) -> str:
+    """Run one job now (as the clock says) and note when it ran and what it did."""
+    result = await JOBS[name].run(ctx)
+    async with ctx.sessions() as session, session.begin():
+        await upsert_job_run(session, name, ctx.clock.now(), result[:300])
+    return result

@@ -1,0 +1,190 @@
+"""The daily-report chart: a real PNG of the promised size, every Chinese character the
+chart can show has a glyph in the packaged font (and the check can fail), empty data
+renders, and pyplot's global state is never touched."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import warnings
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+
+from dispatch import charts
+from dispatch.charts import DailyPoint, missing_glyphs, render_daily_chart
+from dispatch.orgfile import DEMO_ORG_PATH
+from locales import DEFAULT, catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Words a digest or chart caption may use beside the category names.
+DIGEST_WORDS = "新增 化解 未结 按类型 近14天 每日工作情况 未结案件 截至 （）：，、。0123456789-"
+
+
+def _catalog_texts(*sections: str) -> list[str]:
+    return [value for key, value in catalog(DEFAULT).items() if key.split(".", 1)[0] in sections]
+
+
+def _demo_place_names() -> list[str]:
+    """Region and unit names of the demo organisation (a chart title names the region)."""
+    names: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("name"), str):
+                names.append(node["name"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load(DEMO_ORG_PATH.read_text(encoding="utf-8")))
+    return names
+
+
+def _days(n: int = 14) -> list[DailyPoint]:
+    start = date(2026, 11, 16)
+    return [DailyPoint(start + timedelta(days=i), (i * 7) % 10, (i * 3) % 6) for i in range(n)]
+
+
+def _render(
+    title: str = "每日工作情况（近14天）",
+    days: list[DailyPoint] | None = None,
+    open_by_type: list[tuple[str, int]] | None = None,
+) -> bytes:
+    return render_daily_chart(
+        title,
+        _days() if days is None else days,
+        [("劳动争议（含欠薪）", 12), ("邻里纠纷", 5), ("其他", 1)]
+        if open_by_type is None
+        else open_by_type,
+        new_label="新增",
+        resolved_label="化解",
+        open_title="未结案件（按类型）",
+    )
+
+
+def _image(png: bytes) -> Image.Image:
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    return image
+
+
+def test_renders_a_phone_sized_png() -> None:
+    png = _render()
+    image = _image(png)
+    assert image.format == "PNG"
+    assert image.size == (1200, 700)
+    # Something was drawn: more than a blank canvas's handful of colours.
+    assert len(image.convert("RGB").getcolors(maxcolors=1 << 16) or []) > 10
+
+
+def test_same_input_same_bytes() -> None:
+    png = _render()
+    assert png == _render()
+    assert b"Software" not in png
+
+
+def test_every_chart_character_has_a_glyph() -> None:
+    categories = _catalog_texts("cat")
+    places = _demo_place_names()
+    assert len(categories) >= 10 and len(places) >= 10
+    texts = [*categories, *_catalog_texts("chart"), *places, DIGEST_WORDS]
+    assert missing_glyphs("".join(texts)) == set()
+
+    words = catalog(DEFAULT)
+    with warnings.catch_warnings():
+        # matplotlib warns "Glyph ... missing from font(s)" and draws a box instead.
+        warnings.simplefilter("error")
+        png = render_daily_chart(
+            DIGEST_WORDS,
+            _days(),
+            [(name, i) for i, name in enumerate(categories)],
+            new_label=words.get("chart.new", "新增"),
+            resolved_label=words.get("chart.resolved", "化解"),
+            open_title=words.get("chart.open_by_type", "未结案件（按类型）"),
+        )
+        _image(png)
+        # Every character of the place names, in titles that fit the width.
+        chars = "".join(sorted(set("".join(places))))
+        for start in range(0, len(chars), 40):
+            _render(title=chars[start : start + 40], days=[], open_by_type=[])
+
+
+def test_glyph_check_can_fail() -> None:
+    assert missing_glyphs("\U0010fffd") == {"\U0010fffd"}
+    assert missing_glyphs("新增 😀 化解") == {"😀"}
+    assert missing_glyphs(" \t\n") == set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning, match="missing from font"):
+            _render(open_by_type=[("😀", 1)])
+
+
+def test_font_is_the_simplified_chinese_face_from_the_package() -> None:
+    path = charts.font_path()
+    assert path.is_file()
+    assert "noto_cjk_sans_otc" in path.parts
+    from matplotlib.ft2font import FT2Font
+
+    font = charts._font()
+    assert FT2Font(font.path, face_index=font.face_index).family_name == "Noto Sans CJK SC"
+
+
+@pytest.mark.parametrize(
+    ("days", "open_by_type"),
+    [
+        ([], []),
+        ([DailyPoint(date(2026, 11, 16) + timedelta(days=i), 0, 0) for i in range(14)], []),
+        ([], [("邻里纠纷", 0)]),
+        (_days(1), [("其他", 0)]),
+    ],
+    ids=["nothing", "quiet-fortnight", "zero-open", "one-day"],
+)
+def test_empty_data_renders(days: list[DailyPoint], open_by_type: list[tuple[str, int]]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = _image(_render(days=days, open_by_type=open_by_type))
+    assert image.size == (1200, 700)
+
+
+def test_does_not_touch_pyplot() -> None:
+    script = (
+        "import sys\n"
+        "from datetime import date\n"
+        "from dispatch.charts import DailyPoint, render_daily_chart\n"
+        "png = render_daily_chart('t', [DailyPoint(date(2026, 11, 16), 1, 2)], [('x', 3)],"
+        " new_label='n', resolved_label='r', open_title='o')\n"
+        "assert png.startswith(b'\\x89PNG')\n"
+        "print('matplotlib.pyplot' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_renders_from_several_threads_at_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    inputs = [_days(n) for n in (1, 14)] * 2
+    expected = {len(days): _render(days=days) for days in inputs}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outputs = list(pool.map(lambda days: _render(days=days), inputs))
+    assert outputs == [expected[len(days)] for days in inputs]
