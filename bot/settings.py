@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    wechat_token: SecretStr | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    wechat_aes_key: SecretStr | None = None
+    wechat_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weixin.qq.com")
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
 
@@ -96,6 +101,20 @@ class Settings(BaseSettings):
         if not _SECRET_TOKEN.match(value.get_secret_value()):
             raise ValueError("may hold only A-Z, a-z, 0-9, _ and -, at most 256 characters")
         return value
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _aes_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        # WeChat's EncodingAESKey: 43 characters of base64 (a 32-byte key without padding).
+        if not re.fullmatch(r"[A-Za-z0-9+/]{43}", value.get_secret_value()):
+            raise ValueError("must be the 43-character EncodingAESKey from the WeChat console")
+        return value
+
+    @property
+    def wechat_enabled(self) -> bool:
+        return bool(self.wechat_token and self.wechat_app_id and self.wechat_app_secret)
 
     @property
     def zone(self) -> ZoneInfo:

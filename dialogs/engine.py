@@ -13,6 +13,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from dialogs.base import Answer, Dialog, Retry, Services, Turn, parse_choice
 from dialogs.duty import FOLLOWUP, PAUSE
 from dialogs.handling import CLOSE, DECLINE, ESCALATE, PROGRESS, ArgumentStep, handler_buttons
@@ -664,6 +666,23 @@ async def _no_dialog(turn: Turn) -> None:
     """A message outside any dialog: a description starts a report; anything else gets the menu."""
     inbound = turn.inbound
     text = inbound.text.strip() if inbound.kind == "text" else ""
+    word = text.strip("。.!！").lower()
+    if turn.person.role != "citizen" and word in ACCEPT_WORDS | DECLINE_WORDS - {"1", "2"}:
+        # Channels without replies-to-a-message (WeChat): 接单 / 退回 answer the latest offer.
+        offer = await turn.session.scalar(
+            select(CaseOffer)
+            .where(CaseOffer.person_id == turn.person.id, CaseOffer.state == "open")
+            .order_by(CaseOffer.offered_at.desc(), CaseOffer.id.desc())
+            .limit(1)
+        )
+        if offer is not None:
+            if word in ACCEPT_WORDS:
+                await accept(turn, offer.id)
+            else:
+                await _case_action(turn, None, "d", offer.id)
+            return
+        turn.say("offer.none_open")
+        return
     if len(text) >= 8:
         name, data, _ = await report_start_data(turn, None)
         await start_dialog(turn, name, data)

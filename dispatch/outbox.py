@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.clock import Clock
 from dispatch.neutral import Reply
 from dispatch.people import reachable_identity
 from storage.dml import insert_ignoring_conflict
-from storage.models import Identity, OutboxMessage, Person
+from storage.models import Case, Identity, OutboxMessage, Person
 
 MAX_ATTEMPTS = 8
 # A row left in "sending" this long belongs to a sender that died mid-call. We cannot know
@@ -215,4 +215,61 @@ async def notice_for_reply(
         )
         .order_by(OutboxMessage.id.desc())
         .limit(1)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeInfo:
+    """What a channel adapter may need beyond the Reply (e.g. to pick a WeChat template)."""
+
+    purpose: str
+    case_number: str | None
+
+
+async def notice_info(session: AsyncSession, notice_id: int) -> NoticeInfo | None:
+    """A notice's purpose and its case's number; None for an unknown id."""
+    row = (
+        await session.execute(
+            select(OutboxMessage.purpose, Case.number)
+            .outerjoin(Case, Case.id == OutboxMessage.case_id)
+            .where(OutboxMessage.id == notice_id)
+        )
+    ).first()
+    return NoticeInfo(row.purpose, row.number) if row is not None else None
+
+
+async def park(session: AsyncSession, notice_id: int, reason: str) -> None:
+    """Hold a notice until the person writes to us again.
+
+    WeChat only lets us message someone within 48 hours of their last message (and only a
+    few times per message of theirs); outside that window the notice waits, untouched by
+    claim(), until release_waiting() puts it back in the queue.
+    """
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == notice_id)
+        .values(status="waiting", last_error=reason[:300])
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def release_waiting(session: AsyncSession, clock: Clock, person_id: int) -> int:
+    """The person wrote to us: queue their waiting notices now. Returns how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.person_id == person_id, OutboxMessage.status == "waiting")
+        .values(status="pending", not_before=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def waiting_count(session: AsyncSession, person_id: int) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.person_id == person_id, OutboxMessage.status == "waiting")
+        )
+        or 0
     )

@@ -55,15 +55,15 @@ query counts; only the rest go through the rule in Python.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import pairwise
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, exists, func, select, union
+from sqlalchemy import ColumnElement, exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -88,7 +88,7 @@ NOT_ONE_TIME = frozenset({"decline", "reoffer", "escalate", "reopen"})
 HISTORY = ("report", "resume", *NOT_FIRST_SUCCESS, *NOT_ONE_TIME)
 SATISFIED = frozenset({"satisfied", "basic"})
 OLDEST = 5
-CHUNK = 500  # case ids per IN list: far below SQLite's and asyncpg's parameter limits
+CHUNK = 900  # case ids per IN list: below the 999 parameters of older SQLite builds
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +208,65 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
         yield ordered[i : i + CHUNK]
 
 
+async def _cases_within(
+    session: AsyncSession, region_path: str, case_ids: Iterable[int]
+) -> dict[int, tuple[str, str]]:
+    """{case id: (number, source)} for those of `case_ids` under `region_path`.
+
+    Looked up by primary key: joining a period's events to `cases` lets PostgreSQL choose a
+    hash join that reads all of `cases` once the period holds a few thousand events.
+    """
+    found: dict[int, tuple[str, str]] = {}
+    for chunk in _chunks(case_ids):
+        rows = await session.execute(
+            select(Case.id, Case.number, Case.source).where(
+                Case.id.in_(chunk), _within(region_path)
+            )
+        )
+        found.update({case_id: (number, source) for case_id, number, source in rows})
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _PeriodEvent:
+    id: int
+    case_id: int
+    kind: str
+    at: datetime
+    category: str | None
+    risk: str | None
+    rating: str | None
+
+    @property
+    def key(self) -> tuple[datetime, int]:
+        return (self.at, self.id)
+
+
+async def _period_events(
+    session: AsyncSession, region_path: str, kinds: Sequence[str], start: datetime, end: datetime
+) -> tuple[list[_PeriodEvent], dict[int, tuple[str, str]]]:
+    """The events of `kinds` in [start, end) (through the (kind, at) index) on cases under
+    `region_path`, in (at, id) order, and {case id: (number, source)} of their cases."""
+    rows = await session.execute(
+        select(
+            CaseEvent.id,
+            CaseEvent.case_id,
+            CaseEvent.kind,
+            CaseEvent.at,
+            CaseEvent.data["category"].as_string(),
+            CaseEvent.data["risk"].as_string(),
+            CaseEvent.data["rating"].as_string(),
+        ).where(CaseEvent.kind.in_(kinds), CaseEvent.at >= start, CaseEvent.at < end)
+    )
+    events = [
+        _PeriodEvent(i, c, k, as_utc(at), cat, risk, rating)
+        for i, c, k, at, cat, risk, rating in rows
+    ]
+    cases = await _cases_within(session, region_path, {e.case_id for e in events})
+    mine = sorted((e for e in events if e.case_id in cases), key=lambda e: e.key)
+    return mine, cases
+
+
 async def _events_of(
     session: AsyncSession, case_ids: Iterable[int], kinds: Sequence[str], until: datetime
 ) -> dict[int, list[_Event]]:
@@ -228,11 +287,33 @@ async def _events_of(
     return found
 
 
+def _latest(kinds: Sequence[str], at: datetime, case_ids: Any) -> Any:
+    """A subquery: each case's events of `kinds` at or before `at`, ranked 1 for the latest
+    in (at, id) order. Window functions: PostgreSQL, and SQLite since 3.25."""
+    return (
+        select(
+            CaseEvent.case_id,
+            CaseEvent.kind,
+            CaseEvent.at,
+            func.row_number()
+            .over(
+                partition_by=CaseEvent.case_id,
+                order_by=(CaseEvent.at.desc(), CaseEvent.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(CaseEvent.case_id.in_(case_ids), CaseEvent.kind.in_(kinds), CaseEvent.at <= at)
+        .subquery()
+    )
+
+
 def _share(hits: int, total: int) -> float | None:
     return hits / total if total else None
 
 
 # ---------------------------------------------------------------- figures
+
+PERIOD_KINDS = ("report", "accept", *OUTCOME, "followup")
 
 
 async def figures(
@@ -240,21 +321,37 @@ async def figures(
 ) -> Figures:
     """Every figure for the cases under `region_path` over [start, end)."""
     start, end = _utc(start), _utc(end)
-    by_source, by_category, major = await _new(session, region_path, start, end)
-    counts = await _count_kinds(session, region_path, start, end)
-    first, once, hours = await _outcome_rates(session, region_path, start, end)
-    answered, satisfied = await _followups(session, region_path, start, end)
+    events, cases = await _period_events(session, region_path, PERIOD_KINDS, start, end)
+    by_source: dict[str, int] = defaultdict(int)
+    by_category: dict[str, int] = defaultdict(int)
+    major: list[str] = []
+    counts: dict[str, int] = defaultdict(int)
+    answered = satisfied = 0
+    for event in events:
+        counts[event.kind] += 1
+        if event.kind == "report":
+            number, source = cases[event.case_id]
+            by_source[source] += 1
+            by_category[event.category or "other"] += 1
+            if event.risk == "major":
+                major.append(number)
+        elif event.kind == "followup":
+            answered += 1
+            satisfied += event.rating in SATISFIED
+    first, once, hours = await _outcome_rates(
+        session, [e for e in events if e.kind in OUTCOME], end
+    )
     overdue = await overdue_at(session, region_path, end)
     return Figures(
-        new_total=sum(by_source.values()),
-        new_by_source=by_source,
-        new_by_category=by_category,
-        accepted=counts.get("accept", 0),
-        resolved=sum(counts.get(kind, 0) for kind in SUCCESS),
-        failed=counts.get("fail", 0),
+        new_total=counts["report"],
+        new_by_source=_largest_first(by_source),
+        new_by_category=_largest_first(by_category),
+        accepted=counts["accept"],
+        resolved=sum(counts[kind] for kind in SUCCESS),
+        failed=counts["fail"],
         overdue_count=len(overdue),
         overdue_oldest=tuple(overdue[:OLDEST]),
-        major=major,
+        major=tuple(major),
         first_mediation_success=first,
         one_time_closure=once,
         avg_handling_hours=hours,
@@ -263,128 +360,47 @@ async def figures(
     )
 
 
-async def _new(
-    session: AsyncSession, region_path: str, start: datetime, end: datetime
-) -> tuple[dict[str, int], dict[str, int], tuple[str, ...]]:
-    in_period = (
-        CaseEvent.kind == "report",
-        CaseEvent.at >= start,
-        CaseEvent.at < end,
-        _within(region_path),
-    )
-    # Group in an outer query: a JSON expression repeated in GROUP BY would get its own
-    # bind parameter on PostgreSQL and no longer match the one in the select list.
-    reports = (
-        select(
-            Case.source.label("source"),
-            CaseEvent.data["category"].as_string().label("category"),
-        )
-        .join(Case, Case.id == CaseEvent.case_id)
-        .where(*in_period)
-        .subquery()
-    )
-    by_source: dict[str, int] = defaultdict(int)
-    by_category: dict[str, int] = defaultdict(int)
-    rows = await session.execute(
-        select(reports.c.source, reports.c.category, func.count()).group_by(
-            reports.c.source, reports.c.category
-        )
-    )
-    for source, category, n in rows:
-        by_source[source] += n
-        by_category[category or "other"] += n
-    major = await session.scalars(
-        select(Case.number)
-        .join(CaseEvent, Case.id == CaseEvent.case_id)
-        .where(*in_period, CaseEvent.data["risk"].as_string() == "major")
-        .order_by(CaseEvent.at, CaseEvent.id)
-    )
-    return _largest_first(by_source), _largest_first(by_category), tuple(major)
-
-
 def _largest_first(counts: dict[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-async def _count_kinds(
-    session: AsyncSession, region_path: str, start: datetime, end: datetime
-) -> dict[str, int]:
-    rows = await session.execute(
-        select(CaseEvent.kind, func.count())
-        .join(Case, Case.id == CaseEvent.case_id)
-        .where(
-            CaseEvent.kind.in_(("accept", *OUTCOME)),
-            CaseEvent.at >= start,
-            CaseEvent.at < end,
-            _within(region_path),
-        )
-        .group_by(CaseEvent.kind)
-    )
-    return {kind: n for kind, n in rows}
-
-
 async def _outcome_rates(
-    session: AsyncSession, region_path: str, start: datetime, end: datetime
+    session: AsyncSession, outcomes: list[_PeriodEvent], end: datetime
 ) -> tuple[float | None, float | None, float | None]:
     """(初次调解成功率, 一次性办结率, 平均办理时长 in hours) over the period's outcomes."""
-    rows = await session.execute(
-        select(CaseEvent.id, CaseEvent.case_id, CaseEvent.kind, CaseEvent.at)
-        .join(Case, Case.id == CaseEvent.case_id)
-        .where(
-            CaseEvent.kind.in_(OUTCOME),
-            CaseEvent.at >= start,
-            CaseEvent.at < end,
-            _within(region_path),
-        )
-    )
-    outcomes = [_Event(id_, case_id, kind, as_utc(at), {}) for id_, case_id, kind, at in rows]
     if not outcomes:
         return None, None, None
-    history = await _events_of(session, {o.case_id for o in outcomes}, HISTORY, end)
+    history: dict[int, list[tuple[tuple[datetime, int], str, float | None]]] = defaultdict(list)
+    for chunk in _chunks({o.case_id for o in outcomes}):
+        rows = await session.execute(
+            select(
+                CaseEvent.id,
+                CaseEvent.case_id,
+                CaseEvent.kind,
+                CaseEvent.at,
+                CaseEvent.data["paused_seconds"].as_float(),
+            ).where(CaseEvent.case_id.in_(chunk), CaseEvent.kind.in_(HISTORY), CaseEvent.at < end)
+        )
+        for id_, case_id, kind, at, paused in rows:
+            history[case_id].append(((as_utc(at), id_), kind, paused))
     first = once = 0
     hours: list[float] = []
     for outcome in outcomes:
         events = history.get(outcome.case_id, [])
-        before = [e for e in events if e.key < outcome.key]
-        kinds = {e.kind for e in before}
+        before = [(kind, paused) for key, kind, paused in events if key < outcome.key]
+        kinds = {kind for kind, _ in before}
         if outcome.kind in SUCCESS and not kinds & NOT_FIRST_SUCCESS:
             first += 1
         if not kinds & NOT_ONE_TIME:
             once += 1
         # The report is the case's first event; resolve_on_spot shares its instant.
-        reported = [e.at for e in events if e.kind == "report" and e.at <= outcome.at]
+        reported = [key[0] for key, kind, _ in events if kind == "report" and key[0] <= outcome.at]
         if reported:
-            paused = sum(
-                float(e.data.get("paused_seconds") or 0) for e in before if e.kind == "resume"
-            )
+            paused = sum(p or 0.0 for kind, p in before if kind == "resume")
             seconds = (outcome.at - min(reported)).total_seconds() - paused
             hours.append(seconds / 3600)
     mean = sum(hours) / len(hours) if hours else None
     return first / len(outcomes), once / len(outcomes), mean
-
-
-async def _followups(
-    session: AsyncSession, region_path: str, start: datetime, end: datetime
-) -> tuple[int, int]:
-    """(answered, rated satisfied or basic) among the period's followup events."""
-    ratings = (
-        select(CaseEvent.data["rating"].as_string().label("rating"))
-        .join(Case, Case.id == CaseEvent.case_id)
-        .where(
-            CaseEvent.kind == "followup",
-            CaseEvent.at >= start,
-            CaseEvent.at < end,
-            _within(region_path),
-        )
-        .subquery()
-    )
-    rows = await session.execute(select(ratings.c.rating, func.count()).group_by(ratings.c.rating))
-    answered = satisfied = 0
-    for rating, n in rows:
-        answered += n
-        if rating in SATISFIED:
-            satisfied += n
-    return answered, satisfied
 
 
 # ---------------------------------------------------------------- overdue at an instant
@@ -399,26 +415,33 @@ async def overdue_at(session: AsyncSession, region_path: str, at: datetime) -> l
         .where(late.case_id == Case.id, late.kind == "overdue", late.at <= at)
         .correlate(Case)
     )
-    open_now = select(Case.id, Case.number).where(
+    open_now = select(Case.id).where(
         Case.status.in_(OPEN_STATES), _within(region_path), was_overdue
     )
     closed_after = (
-        select(Case.id, Case.number)
+        select(Case.id)
         .join(CaseEvent, Case.id == CaseEvent.case_id)
         .where(CaseEvent.kind.in_(CLOSING), CaseEvent.at > at, _within(region_path), was_overdue)
     )
-    numbers = {
-        case_id: number for case_id, number in await session.execute(union(open_now, closed_after))
+    latest = _latest(OVERDUE_RULE, at, union_all(open_now, closed_after))
+    rows = await session.execute(
+        select(latest.c.case_id, Case.number, latest.c.at)
+        .join(Case, Case.id == latest.c.case_id)
+        .where(latest.c.rank == 1, latest.c.kind == "overdue")
+    )
+    found = sorted(
+        ((as_utc(since), number, case_id) for case_id, number, since in rows),
+        key=lambda row: row[:2],
+    )
+    # The unit only for those a report lists; counting needs none.
+    shown = {case_id for _, _, case_id in found[:OLDEST]}
+    units = {
+        case_id: _unit(events)
+        for case_id, events in (
+            await _events_of(session, shown, ("offer", "reoffer", "accept"), at)
+        ).items()
     }
-    if not numbers:
-        return []
-    found: list[OverdueCase] = []
-    for case_id, events in (await _events_of(session, numbers, OVERDUE_RULE, at)).items():
-        last = events[-1]
-        if last.kind != "overdue":
-            continue
-        found.append(OverdueCase(numbers[case_id], _unit(events), last.at))
-    return sorted(found, key=lambda c: (c.overdue_since, c.number))
+    return [OverdueCase(number, units.get(case_id), since) for since, number, case_id in found]
 
 
 def _unit(events: list[_Event]) -> str | None:
@@ -444,6 +467,7 @@ async def open_by_category(
     """The cases under `region_path` open at instant `at`, by category, largest first."""
     at = _utc(at)
     counts: dict[str, int] = defaultdict(int)
+    report = aliased(CaseEvent)
     later = aliased(CaseEvent)
     changed_after = (
         exists()
@@ -452,34 +476,42 @@ async def open_by_category(
     )
     # Open now, reported by `at`, and neither closed nor reopened since: open at `at`.
     steady = (
-        select(CaseEvent.data["category"].as_string().label("category"))
+        select(report.data["category"].as_string().label("category"))
         .select_from(Case)
-        .join(CaseEvent, Case.id == CaseEvent.case_id)
+        .join(report, Case.id == report.case_id)
         .where(
             Case.status.in_(OPEN_STATES),
             _within(region_path),
-            CaseEvent.kind == "report",
-            CaseEvent.at <= at,
+            report.kind == "report",
+            report.at <= at,
             ~changed_after,
         )
         .subquery()
     )
-    for category, n in await session.execute(
-        select(steady.c.category, func.count()).group_by(steady.c.category)
-    ):
-        counts[category or "other"] += n
-    # The rest — closed or reopened after `at` — go through the event rule.
-    moved = await session.scalars(
+    # Closed or reopened after `at`: open at `at` when the latest of report, reopen and the
+    # closing events by then is a report or a reopen.
+    moved = (
         select(CaseEvent.case_id)
         .join(Case, Case.id == CaseEvent.case_id)
         .where(CaseEvent.kind.in_((*CLOSING, "reopen")), CaseEvent.at > at, _within(region_path))
-        .distinct()
     )
-    for events in (await _events_of(session, set(moved), OPEN_RULE, at)).values():
-        if events[-1].kind in ("report", "reopen"):
-            report = next((e for e in events if e.kind == "report"), None)
-            category = report.data.get("category") if report is not None else None
-            counts[category or "other"] += 1
+    latest = _latest(OPEN_RULE, at, moved)
+    rule = (
+        select(report.data["category"].as_string().label("category"))
+        .select_from(latest)
+        .join(report, report.case_id == latest.c.case_id)
+        .where(
+            latest.c.rank == 1,
+            latest.c.kind.in_(("report", "reopen")),
+            report.kind == "report",
+        )
+        .subquery()
+    )
+    for part in (steady, rule):
+        for category, n in await session.execute(
+            select(part.c.category, func.count()).group_by(part.c.category)
+        ):
+            counts[category or "other"] += n
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
@@ -505,22 +537,19 @@ async def daily_series(
     first = last_day - timedelta(days=days - 1)
     dates = [first + timedelta(days=i) for i in range(days)]
     bounds = [_midnight(d, zone) for d in [*dates, last_day + timedelta(days=1)]]
-    columns = []
-    for lo, hi in pairwise(bounds):
-        in_day = (CaseEvent.at >= lo) & (CaseEvent.at < hi)
-        columns.append(func.count(case((in_day & (CaseEvent.kind == "report"), 1))))
-        columns.append(func.count(case((in_day & CaseEvent.kind.in_(SUCCESS), 1))))
-    row = (
+    rows = (
         await session.execute(
-            select(*columns)
-            .select_from(CaseEvent)
-            .join(Case, Case.id == CaseEvent.case_id)
-            .where(
+            select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.at).where(
                 CaseEvent.kind.in_(("report", *SUCCESS)),
                 CaseEvent.at >= bounds[0],
                 CaseEvent.at < bounds[-1],
-                _within(region_path),
             )
         )
-    ).one()
-    return [(d, row[2 * i], row[2 * i + 1]) for i, d in enumerate(dates)]
+    ).all()
+    mine = await _cases_within(session, region_path, {case_id for case_id, _, _ in rows})
+    new, resolved = [0] * days, [0] * days
+    for case_id, kind, at in rows:
+        if case_id in mine:
+            day = bisect_right(bounds, as_utc(at)) - 1
+            (new if kind == "report" else resolved)[day] += 1
+    return list(zip(dates, new, resolved, strict=True))

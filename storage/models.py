@@ -309,3 +309,23 @@ class JobRun(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_run_at: Mapped[datetime]
     last_result: Mapped[str] = mapped_column(String(300), default="")
+
+
+class InboundSeen(Base):
+    """Platform messages already handled, so a retry (WeChat resends after 5 s, up to three
+    times) is answered once, even when the retry reaches another worker."""
+
+    __tablename__ = "inbound_seen"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AccessToken(Base):
+    """A platform access token shared by every worker (WeChat allows few fetches a day)."""
+
+    __tablename__ = "access_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(600))
+    expires_at: Mapped[datetime]

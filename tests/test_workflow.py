@@ -200,3 +200,13 @@ async def test_offer_notice_masks_the_phone(services: Services, person) -> None:
         assert notice is not None
         assert "13912345678" not in str(notice.reply)
         assert "139****5678" in str(notice.reply)
+
+
+async def test_accept_by_word_without_a_reply_takes_the_latest_offer(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+    mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
+    await mediator.says("接单")
+    assert mediator.said() == ["offer.none_open"]
+    number = await report(person("c"))
+    await mediator.says("接单")  # no reply-to: WeChat has none
+    assert mediator.said()[0] == "handling.accepted"
+    assert number in mediator.text()
