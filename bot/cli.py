@@ -214,7 +214,7 @@ def run() -> None:
     """Run the bot, the HTTP server (/healthz) and the notice sender."""
     settings = _settings()
     try:
-        settings.require_telegram()
+        settings.require_channel()
     except SettingsError as exc:
         _fail(str(exc), 2)
     # Imported after the checks: aiogram takes seconds to import, a typo should not.
@@ -528,6 +528,173 @@ def jobs_run(name: str, at: str | None) -> None:
     click.echo(
         f"{name} at {clock.now().astimezone(settings.zone):%Y-%m-%d %H:%M:%S %Z}: {_run(go())}"
     )
+
+
+@main.group()
+def wechat() -> None:
+    """The WeChat official account."""
+
+
+def wechat_menu(locale: str) -> dict[str, Any]:
+    """The custom menu: report, follow up on reports, and a staff corner (same actions as
+    the Telegram main menu; a CLICK event carries the button's payload)."""
+    from locales import text
+
+    def click(key: str, payload: str) -> dict[str, str]:
+        # Menu labels are short on WeChat: drop the emoji the chat buttons carry.
+        label = text(key, locale).split(" ", 1)[-1]
+        return {"type": "click", "name": label, "key": payload}
+
+    return {
+        "button": [
+            click("menu.report", "m:report"),
+            {
+                "name": text("menu.track", locale),
+                "sub_button": [
+                    click("menu.status", "m:status"),
+                    click("menu.mycases", "m:mycases"),
+                ],
+            },
+            {
+                "name": text("menu.staff", locale),
+                "sub_button": [click("menu.tasks", "m:tasks"), click("menu.help", "m:help")],
+            },
+        ]
+    }
+
+
+@wechat.command("menu")
+def wechat_menu_install() -> None:
+    """Install the custom menu (我要反映 / 查询进度 / 我的反映 / staff) through the API."""
+    from dispatch.clock import SystemClock
+    from handlers.wechat_api import WeChatAPI, WeChatAPIError
+    from storage.database import create_engine, session_factory
+
+    settings = _settings()
+    if not settings.wechat_enabled:
+        _fail("set PINGAN_WECHAT_TOKEN, PINGAN_WECHAT_APP_ID and PINGAN_WECHAT_APP_SECRET first", 2)
+
+    async def go() -> None:
+        engine = create_engine(settings.database_url)
+        api = WeChatAPI(
+            session_factory(engine),
+            SystemClock(),
+            settings.wechat_app_id or "",
+            settings.wechat_app_secret.get_secret_value() if settings.wechat_app_secret else "",
+            str(settings.wechat_api_base).rstrip("/"),
+        )
+        try:
+            await _require_schema(engine)
+            await api.create_menu(wechat_menu(settings.default_locale))
+        except WeChatAPIError as exc:
+            _fail(f"WeChat refused the menu: {exc}")
+        finally:
+            await api.close()
+            await engine.dispose()
+        click.echo("menu installed")
+
+    _run(go())
+
+
+@main.command()
+@click.option("--grid", "grid_code", default=None, help="One grid's poster.")
+@click.option("--all", "every", is_flag=True, help="Every grid's poster.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("posters"))
+def qr(grid_code: str | None, every: bool, out: Path) -> None:
+    """一码通: printable posters with each grid's WeChat and Telegram QR codes."""
+    from dispatch.cases import place_name
+    from dispatch.clock import SystemClock
+    from dispatch.posters import Code, render_poster
+    from handlers.wechat_api import WeChatAPI, WeChatAPIError
+    from locales import text
+    from storage.database import create_engine, session_factory
+    from storage.models import Region, Unit
+
+    if bool(grid_code) == every:
+        _fail("give --grid CODE or --all", 2)
+    settings = _settings()
+    locale = settings.default_locale
+
+    async def telegram_link() -> str | None:
+        if settings.telegram_token is None:
+            return None
+        from bot.telegram_bot import make_bot
+
+        bot = make_bot(settings.telegram_token.get_secret_value(), str(settings.telegram_api_base))
+        try:
+            me = await bot.get_me()
+        except Exception as exc:  # no network, a wrong token: posters without that code
+            click.echo(f"warning: no Telegram code ({exc.__class__.__name__}: {exc})", err=True)
+            return None
+        finally:
+            await bot.session.close()
+        return f"https://t.me/{me.username}?start=g_{{grid}}"
+
+    async def go() -> int:
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        api = None
+        if settings.wechat_enabled:
+            api = WeChatAPI(
+                sessions,
+                SystemClock(),
+                settings.wechat_app_id or "",
+                settings.wechat_app_secret.get_secret_value() if settings.wechat_app_secret else "",
+                str(settings.wechat_api_base).rstrip("/"),
+            )
+        try:
+            await _require_schema(engine)
+            async with sessions() as session:
+                stmt = select(Region).where(Region.level == "grid").order_by(Region.code)
+                if grid_code:
+                    stmt = stmt.where(Region.code == grid_code)
+                grids = list((await session.scalars(stmt)).all())
+                if not grids:
+                    _fail(
+                        f"no grid {grid_code}" if grid_code else "no grids: import an organisation"
+                    )
+                places = {g.code: await place_name(session, g.parent_code) for g in grids}
+                centres = {}
+                for g in grids:
+                    centre = await session.scalar(
+                        select(Unit).where(Unit.region_code == g.parent_code, Unit.kind == "center")
+                    )
+                    centres[g.code] = centre.name if centre else ""
+            link = await telegram_link()
+            if api is None and link is None:
+                _fail(
+                    "configure WeChat (PINGAN_WECHAT_*) or Telegram (PINGAN_TELEGRAM_TOKEN) first",
+                    2,
+                )
+            await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+            for grid in grids:
+                codes = []
+                if api is not None:
+                    try:
+                        _, url = await api.create_qr_scene(grid.code)
+                    except WeChatAPIError as exc:
+                        _fail(f"WeChat refused the QR code for {grid.code}: {exc}")
+                        return 0
+                    codes.append(Code(text("poster.wechat", locale), url))
+                if link is not None:
+                    codes.append(Code(text("poster.telegram", locale), link.format(grid=grid.code)))
+                png = await asyncio.to_thread(
+                    render_poster,
+                    text("poster.title", locale),
+                    [grid.name, places[grid.code]],
+                    codes,
+                    text("poster.footer", locale, {"centre": centres[grid.code]}),
+                    [text("poster.how", locale), text("poster.urgent", locale)],
+                )
+                await asyncio.to_thread((out / f"{grid.code}.png").write_bytes, png)
+            return len(grids)
+        finally:
+            if api is not None:
+                await api.close()
+            await engine.dispose()
+
+    made = _run(go())
+    click.echo(f"{made} poster(s) in {out}/")
 
 
 @main.command()

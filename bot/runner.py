@@ -21,6 +21,7 @@ from sqlalchemy import text
 from bot.app import App
 from bot.scheduler import build_scheduler
 from bot.telegram_bot import make_bot, make_dispatcher, publish_commands
+from bot.wechat_wiring import wechat_channel
 from dispatch.jobs import JobContext
 from handlers.sender import OutboxSender
 from handlers.telegram import TelegramTransport
@@ -97,31 +98,50 @@ def web_app(
 async def serve(
     app: App, stop: asyncio.Event | None = None, ready: asyncio.Event | None = None
 ) -> None:
+    """Run until `stop` is set (or SIGINT/SIGTERM): the channels that are configured
+    (Telegram, WeChat, or both), their notice senders, the HTTP server and the scheduler."""
     settings = app.settings
-    token = settings.require_telegram().get_secret_value()
+    settings.require_channel()
     await check_schema(app)
     stop = stop or asyncio.Event()
-    bot = make_bot(token, str(settings.telegram_api_base))
     services = app.services
     policy = services.policy
-    sender = OutboxSender(
-        services.sessions,
-        services.clock,
-        TelegramTransport(bot),
-        default_locale=settings.default_locale,
-        quiet=(lambda at: policy.quiet.holds(at, services.zone)) if policy.quiet else None,
-    )
-    scheduler = build_scheduler(
-        JobContext(services.sessions, services.clock, services.zone, policy)
-    )
-    dispatcher = make_dispatcher(app.services, sender.wake)
-    mode = "webhook" if settings.public_url else "polling"
+    quiet = (lambda at: policy.quiet.holds(at, services.zone)) if policy.quiet else None
+    senders: list[OutboxSender] = []
+
+    def wake_senders() -> None:
+        for sender in senders:
+            sender.wake()
+
+    bot = dispatcher = None
+    mode = "off"
+    if settings.telegram_token is not None:
+        bot = make_bot(settings.telegram_token.get_secret_value(), str(settings.telegram_api_base))
+        senders.append(
+            OutboxSender(
+                services.sessions,
+                services.clock,
+                TelegramTransport(bot),
+                default_locale=settings.default_locale,
+                quiet=quiet,
+            )
+        )
+        dispatcher = make_dispatcher(services, wake_senders)
+        mode = "webhook" if settings.public_url else "polling"
     secret = settings.telegram_webhook_secret
     secret_value = secret.get_secret_value() if secret else None
-    if settings.public_url is not None:
+    if settings.public_url is not None and dispatcher is not None and bot is not None:
         application = web_app(app, mode, dispatcher, bot, secret_value)
     else:
         application = web_app(app, mode)
+    wechat = None
+    if settings.wechat_enabled:
+        wechat = wechat_channel(app, wake_senders, quiet)
+        wechat.callback.register(application)
+        senders.append(wechat.sender)
+    scheduler = build_scheduler(
+        JobContext(services.sessions, services.clock, services.zone, policy)
+    )
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -130,39 +150,46 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    tasks: list[asyncio.Task[Any]] = []
+    background: list[asyncio.Task[Any]] = []
     try:
-        await publish_commands(bot, settings.default_locale)
+        if bot is not None:
+            await publish_commands(bot, settings.default_locale)
         async with asyncio.TaskGroup() as group:
-            tasks.append(group.create_task(sender.run(), name="outbox-sender"))
-            if settings.public_url is not None:
-                url = str(settings.public_url).rstrip("/") + WEBHOOK_PATH
-                secret = settings.telegram_webhook_secret
-                await bot.set_webhook(
-                    url, secret_token=secret.get_secret_value() if secret else None
-                )
-            else:
-                await bot.delete_webhook()
-                tasks.append(
+            for sender in senders:
+                background.append(group.create_task(sender.run(), name="outbox-sender"))
+            if wechat is not None:
+                background.append(group.create_task(wechat.callback.run(), name="wechat"))
+            if bot is not None and dispatcher is not None:
+                if settings.public_url is not None:
+                    url = str(settings.public_url).rstrip("/") + WEBHOOK_PATH
+                    await bot.set_webhook(url, secret_token=secret_value)
+                else:
+                    await bot.delete_webhook()
                     group.create_task(
                         dispatcher.start_polling(
                             bot, handle_signals=False, close_bot_session=False
                         ),
                         name="polling",
                     )
-                )
+            scheduler.start()
             log.info(
-                "pingan ready: %s mode, http on %s:%s", mode, settings.http_host, settings.http_port
+                "pingan ready: telegram %s, wechat %s, http on %s:%s",
+                mode,
+                "on" if wechat else "off",
+                settings.http_host,
+                settings.http_port,
             )
             if ready is not None:
                 ready.set()
             await stop.wait()
             scheduler.shutdown(wait=False)
-            if settings.public_url is None:
+            if bot is not None and dispatcher is not None and settings.public_url is None:
                 await dispatcher.stop_polling()
-            for task in tasks:
-                if task.get_name() == "outbox-sender":
-                    task.cancel()
+            for task in background:
+                task.cancel()
     finally:
         await runner.cleanup()
-        await bot.session.close()
+        if bot is not None:
+            await bot.session.close()
+        if wechat is not None:
+            await wechat.api.close()

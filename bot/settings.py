@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     wechat_app_secret: SecretStr | None = None
     wechat_aes_key: SecretStr | None = None
     wechat_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weixin.qq.com")
+    # Notice purpose → template id, for people outside WeChat's 48-hour window, as JSON:
+    # {"offer": "TEMPLATE_ID", "accepted": "...", "closed": "...", "digest": "..."}
+    wechat_templates: dict[str, str] = {}
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
 
@@ -119,6 +122,14 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def require_channel(self) -> None:
+        """At least one chat channel must be configured for `pingan run`."""
+        if self.wechat_enabled:
+            if self.telegram_token is not None:
+                self.require_telegram()
+            return
+        self.require_telegram()
 
     def require_telegram(self) -> SecretStr:
         if self.telegram_token is None:

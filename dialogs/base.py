@@ -134,8 +134,11 @@ def matched_choice(
     if inbound.kind != "text":
         return None
     typed = inbound.text.strip().strip("。.!！").lower()
-    if typed.isdigit() and 1 <= int(typed) <= len(choices):
-        return choices[int(typed) - 1]
+    # Numbers count the plain choices only: a location or contact request is a phone's
+    # button, never offered as a number (WeChat shows the rest as "回复 1 …, 2 …").
+    numbered = [c for c in choices if c.kind == "choice"]
+    if typed.isdigit() and 1 <= int(typed) <= len(numbered):
+        return numbered[int(typed) - 1]
     for c in choices:
         label = render_text(c.label_key, turn.locale, c.label_params).lower()
         # Labels may carry an emoji; compare the words.

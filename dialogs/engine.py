@@ -100,6 +100,12 @@ async def handle(services: Services, inbound: Inbound) -> Answer:
                 locale,
             )
             turn = Turn(services, session, person, identity, inbound)
+            # Notices parked while the platform would take nothing (WeChat's 48-hour
+            # window) go out now that the person has written again.
+            waiting = await outbox.waiting_count(session, person.id)
+            if waiting:
+                await outbox.release_waiting(session, services.clock, person.id)
+                turn.say("notice.waiting", count=waiting)
             await _route(turn)
             answer = Answer(turn.replies, turn.locale, person.id)
         return answer

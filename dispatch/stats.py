@@ -63,9 +63,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, exists, func, select, union_all
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from dispatch.clock import as_utc
 from dispatch.workflow import STATES
@@ -287,24 +286,65 @@ async def _events_of(
     return found
 
 
-def _latest(kinds: Sequence[str], at: datetime, case_ids: Any) -> Any:
-    """A subquery: each case's events of `kinds` at or before `at`, ranked 1 for the latest
-    in (at, id) order. Window functions: PostgreSQL, and SQLite since 3.25."""
-    return (
-        select(
-            CaseEvent.case_id,
-            CaseEvent.kind,
-            CaseEvent.at,
-            func.row_number()
-            .over(
-                partition_by=CaseEvent.case_id,
-                order_by=(CaseEvent.at.desc(), CaseEvent.id.desc()),
-            )
-            .label("rank"),
-        )
-        .where(CaseEvent.case_id.in_(case_ids), CaseEvent.kind.in_(kinds), CaseEvent.at <= at)
-        .subquery()
+async def _open_now(session: AsyncSession, region_path: str) -> dict[int, str]:
+    """{case id: number} of the cases under `region_path` whose status is open now.
+
+    Read through the status index alone and the prefix tested here: SQLite, without
+    statistics, scans all of `cases` when `status IN (...)` meets a LIKE.
+    """
+    rows = await session.execute(
+        select(Case.id, Case.number, Case.region_path).where(Case.status.in_(OPEN_STATES))
     )
+    return {case_id: number for case_id, number, path in rows if path.startswith(region_path)}
+
+
+async def _changed_after(
+    session: AsyncSession, region_path: str, kinds: Sequence[str], at: datetime
+) -> dict[int, str]:
+    """{case id: number} of the cases under `region_path` with an event of `kinds` after
+    `at` — few when `at` is recent."""
+    case_ids = await session.scalars(
+        select(CaseEvent.case_id).where(CaseEvent.kind.in_(kinds), CaseEvent.at > at)
+    )
+    cases = await _cases_within(session, region_path, set(case_ids))
+    return {case_id: number for case_id, (number, _) in cases.items()}
+
+
+async def _latest(
+    session: AsyncSession, case_ids: Iterable[int], kinds: Sequence[str], at: datetime
+) -> list[tuple[int, str, datetime, str | None]]:
+    """(case id, kind, at, category) of each case's latest event of `kinds` at or before
+    `at`, in (at, id) order; category is the case's report category when its report is
+    among `kinds`. Ranked in the database (window functions: PostgreSQL, SQLite ≥ 3.25),
+    so only one row per case comes back."""
+    found: list[tuple[int, str, datetime, str | None]] = []
+    for chunk in _chunks(case_ids):
+        category = CaseEvent.data["category"].as_string()
+        ranked = (
+            select(
+                CaseEvent.case_id,
+                CaseEvent.kind,
+                CaseEvent.at,
+                func.max(case((CaseEvent.kind == "report", category)))
+                .over(partition_by=CaseEvent.case_id)
+                .label("category"),
+                func.row_number()
+                .over(
+                    partition_by=CaseEvent.case_id,
+                    order_by=(CaseEvent.at.desc(), CaseEvent.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(CaseEvent.case_id.in_(chunk), CaseEvent.kind.in_(kinds), CaseEvent.at <= at)
+            .subquery()
+        )
+        rows = await session.execute(
+            select(ranked.c.case_id, ranked.c.kind, ranked.c.at, ranked.c.category).where(
+                ranked.c.rank == 1
+            )
+        )
+        found.extend((case_id, kind, as_utc(t), cat) for case_id, kind, t, cat in rows)
+    return found
 
 
 def _share(hits: int, total: int) -> float | None:
@@ -341,7 +381,7 @@ async def figures(
     first, once, hours = await _outcome_rates(
         session, [e for e in events if e.kind in OUTCOME], end
     )
-    overdue = await overdue_at(session, region_path, end)
+    overdue_count, overdue_oldest = await overdue_at(session, region_path, end, OLDEST)
     return Figures(
         new_total=counts["report"],
         new_by_source=_largest_first(by_source),
@@ -349,8 +389,8 @@ async def figures(
         accepted=counts["accept"],
         resolved=sum(counts[kind] for kind in SUCCESS),
         failed=counts["fail"],
-        overdue_count=len(overdue),
-        overdue_oldest=tuple(overdue[:OLDEST]),
+        overdue_count=overdue_count,
+        overdue_oldest=tuple(overdue_oldest),
         major=tuple(major),
         first_mediation_success=first,
         one_time_closure=once,
@@ -406,42 +446,29 @@ async def _outcome_rates(
 # ---------------------------------------------------------------- overdue at an instant
 
 
-async def overdue_at(session: AsyncSession, region_path: str, at: datetime) -> list[OverdueCase]:
-    """The cases under `region_path` overdue at instant `at`, longest overdue first."""
+async def overdue_at(
+    session: AsyncSession, region_path: str, at: datetime, limit: int | None = None
+) -> tuple[int, list[OverdueCase]]:
+    """How many cases under `region_path` are overdue at instant `at`, and the `limit`
+    longest overdue of them (all when None), oldest first."""
     at = _utc(at)
-    late = aliased(CaseEvent)
-    was_overdue = (
-        exists()
-        .where(late.case_id == Case.id, late.kind == "overdue", late.at <= at)
-        .correlate(Case)
-    )
-    open_now = select(Case.id).where(
-        Case.status.in_(OPEN_STATES), _within(region_path), was_overdue
-    )
-    closed_after = (
-        select(Case.id)
-        .join(CaseEvent, Case.id == CaseEvent.case_id)
-        .where(CaseEvent.kind.in_(CLOSING), CaseEvent.at > at, _within(region_path), was_overdue)
-    )
-    latest = _latest(OVERDUE_RULE, at, union_all(open_now, closed_after))
-    rows = await session.execute(
-        select(latest.c.case_id, Case.number, latest.c.at)
-        .join(Case, Case.id == latest.c.case_id)
-        .where(latest.c.rank == 1, latest.c.kind == "overdue")
-    )
+    # Overdue at `at` means open then; such a case is still open now or was closed since.
+    numbers = await _open_now(session, region_path)
+    numbers.update(await _changed_after(session, region_path, CLOSING, at))
     found = sorted(
-        ((as_utc(since), number, case_id) for case_id, number, since in rows),
-        key=lambda row: row[:2],
+        (since, numbers[case_id], case_id)
+        for case_id, kind, since, _ in await _latest(session, numbers, OVERDUE_RULE, at)
+        if kind == "overdue"
     )
-    # The unit only for those a report lists; counting needs none.
-    shown = {case_id for _, _, case_id in found[:OLDEST]}
-    units = {
-        case_id: _unit(events)
-        for case_id, events in (
-            await _events_of(session, shown, ("offer", "reoffer", "accept"), at)
-        ).items()
-    }
-    return [OverdueCase(number, units.get(case_id), since) for since, number, case_id in found]
+    # Units only for the cases listed; counting needs none.
+    shown = found if limit is None else found[:limit]
+    history = await _events_of(
+        session, {c for _, _, c in shown}, ("offer", "reoffer", "accept"), at
+    )
+    return len(found), [
+        OverdueCase(number, _unit(history.get(case_id, [])), since)
+        for since, number, case_id in shown
+    ]
 
 
 def _unit(events: list[_Event]) -> str | None:
@@ -466,52 +493,14 @@ async def open_by_category(
 ) -> list[tuple[str, int]]:
     """The cases under `region_path` open at instant `at`, by category, largest first."""
     at = _utc(at)
+    # Open at `at` and not open now means closed since; open now but not at `at` is possible
+    # too (reported later, or reopened since): the rule below sorts both out.
+    candidates = set(await _open_now(session, region_path))
+    candidates.update(await _changed_after(session, region_path, CLOSING, at))
     counts: dict[str, int] = defaultdict(int)
-    report = aliased(CaseEvent)
-    later = aliased(CaseEvent)
-    changed_after = (
-        exists()
-        .where(later.case_id == Case.id, later.kind.in_((*CLOSING, "reopen")), later.at > at)
-        .correlate(Case)
-    )
-    # Open now, reported by `at`, and neither closed nor reopened since: open at `at`.
-    steady = (
-        select(report.data["category"].as_string().label("category"))
-        .select_from(Case)
-        .join(report, Case.id == report.case_id)
-        .where(
-            Case.status.in_(OPEN_STATES),
-            _within(region_path),
-            report.kind == "report",
-            report.at <= at,
-            ~changed_after,
-        )
-        .subquery()
-    )
-    # Closed or reopened after `at`: open at `at` when the latest of report, reopen and the
-    # closing events by then is a report or a reopen.
-    moved = (
-        select(CaseEvent.case_id)
-        .join(Case, Case.id == CaseEvent.case_id)
-        .where(CaseEvent.kind.in_((*CLOSING, "reopen")), CaseEvent.at > at, _within(region_path))
-    )
-    latest = _latest(OPEN_RULE, at, moved)
-    rule = (
-        select(report.data["category"].as_string().label("category"))
-        .select_from(latest)
-        .join(report, report.case_id == latest.c.case_id)
-        .where(
-            latest.c.rank == 1,
-            latest.c.kind.in_(("report", "reopen")),
-            report.kind == "report",
-        )
-        .subquery()
-    )
-    for part in (steady, rule):
-        for category, n in await session.execute(
-            select(part.c.category, func.count()).group_by(part.c.category)
-        ):
-            counts[category or "other"] += n
+    for _, kind, _, category in await _latest(session, candidates, OPEN_RULE, at):
+        if kind in ("report", "reopen"):
+            counts[category or "other"] += 1
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 

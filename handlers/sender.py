@@ -31,6 +31,11 @@ class DeliveryRetry(Exception):
         self.seconds = seconds
 
 
+class DeliveryWaiting(DeliveryRetry):
+    """The platform will take no message now (WeChat's 48-hour window) and there is no
+    fallback: keep the notice until the person writes again, then deliver it."""
+
+
 class DeliveryBlocked(Exception):
     """The person blocked us on this channel."""
 
@@ -159,6 +164,10 @@ class OutboxSender:
             sent_ref = await self.transport.deliver(
                 notice.chat_ref, notice.reply, locale, notice.id
             )
+        except DeliveryWaiting as waiting:
+            async with self.sessions() as session, session.begin():
+                await outbox.park(session, notice.id, str(waiting))
+            return
         except DeliveryRetry as retry:
             async with self.sessions() as session, session.begin():
                 # Back off exponentially when the platform gave no hint.

@@ -647,7 +647,8 @@ async def test_overdue_is_the_latest_clock_event_and_lists_the_oldest_five(
         await h.write()
 
     async with sessions() as session:
-        at_end = await stats.overdue_at(session, JINGHONG, stats.period(TUE, "day", ZONE)[1])
+        count, at_end = await stats.overdue_at(session, JINGHONG, stats.period(TUE, "day", ZONE)[1])
+        assert count == len(at_end) == 7
         # Overdue at the end of Tue: N9 (01:00), N8 (02:00), N4 (06:00), N3 (07:00),
         # N2 (08:00), N1 (09:00), N7 (13:00, its second overdue). Not N5, not N6.
         assert [c.number for c in at_end] == ["N9", "N8", "N4", "N3", "N2", "N1", "N7"]
@@ -661,7 +662,7 @@ async def test_overdue_is_the_latest_clock_event_and_lists_the_oldest_five(
             OverdueCase("N2", TOWNSHIP_MEDIATION, local(24, 8)),
         )
         # At Tue 11:30 N5 was re-offered (a new clock), N6 and N7 still overdue.
-        at_noon = await stats.overdue_at(session, JINGHONG, local(24, 11, 30))
+        _, at_noon = await stats.overdue_at(session, JINGHONG, local(24, 11, 30))
         assert [c.number for c in at_noon] == ["N9", "N8", "N7", "N6", "N4", "N3", "N2", "N1"]
         # N7's unit is the one of its latest offer or acceptance at that instant.
         assert at_end[-1] == OverdueCase("N7", COUNTY_CENTRE, local(24, 13))

@@ -202,7 +202,10 @@ async def test_offer_notice_masks_the_phone(services: Services, person) -> None:
         assert "139****5678" in str(notice.reply)
 
 
-async def test_accept_by_word_without_a_reply_takes_the_latest_offer(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_accept_by_word_without_a_reply_takes_the_latest_offer(
+    services: Services,
+    person,  # type: ignore[no-untyped-def]
+) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     await mediator.says("接单")
     assert mediator.said() == ["offer.none_open"]

@@ -1,0 +1,87 @@
+"""Wiring the WeChat channel: the API client, the callback, the notice sender, and how a
+slow answer reaches the person later (as outbox notices, sent as customer-service messages)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.app import App
+from dialogs.engine import handle
+from dispatch import outbox
+from dispatch.neutral import Inbound, Reply
+from handlers.sender import OutboxSender
+from handlers.wechat import WeChatCallback
+from handlers.wechat_api import WeChatAPI
+from handlers.wechat_transport import WeChatTransport
+from storage.models import Identity
+
+
+@dataclass(slots=True)
+class WeChatChannel:
+    api: WeChatAPI
+    callback: WeChatCallback
+    sender: OutboxSender
+
+
+def wechat_channel(
+    app: App, wake_senders: Callable[[], None], quiet: Callable[[datetime], bool] | None
+) -> WeChatChannel:
+    settings = app.settings
+    services = app.services
+    assert settings.wechat_token and settings.wechat_app_id and settings.wechat_app_secret
+    api = WeChatAPI(
+        services.sessions,
+        services.clock,
+        settings.wechat_app_id,
+        settings.wechat_app_secret.get_secret_value(),
+        str(settings.wechat_api_base).rstrip("/"),
+    )
+    sender = OutboxSender(
+        services.sessions,
+        services.clock,
+        WeChatTransport(api, settings.wechat_templates),
+        default_locale=settings.default_locale,
+        quiet=quiet,
+    )
+
+    async def send_later(openid: str, replies: list[Reply], locale: str) -> None:
+        """Answers that missed the passive reply go out as notices, in order."""
+        batch = secrets.token_hex(6)
+        async with services.sessions() as session, session.begin():
+            person_id = await session.scalar(
+                select(Identity.person_id).where(
+                    Identity.channel == "wechat", Identity.user_ref == openid
+                )
+            )
+            if person_id is None:
+                return
+            for i, reply in enumerate(replies):
+                await outbox.enqueue(
+                    session,
+                    services.clock,
+                    person_id,
+                    reply,
+                    purpose="reply",
+                    dedupe_key=f"reply:{batch}:{i}",
+                )
+        wake_senders()
+
+    async def handle_inbound(inbound: Inbound):  # type: ignore[no-untyped-def]
+        return await handle(services, inbound)
+
+    callback = WeChatCallback(
+        token=settings.wechat_token.get_secret_value(),
+        app_id=settings.wechat_app_id,
+        aes_key=settings.wechat_aes_key.get_secret_value() if settings.wechat_aes_key else None,
+        sessions=services.sessions,
+        clock=services.clock,
+        handle=handle_inbound,
+        send_later=send_later,
+        on_handled=wake_senders,
+    )
+    return WeChatChannel(api, callback, sender)

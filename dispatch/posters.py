@@ -1,0 +1,103 @@
+"""一码通 posters: a printable page per grid with its QR codes (PNG, A5 proportions).
+
+The QR content is given (WeChat's parametric-QR URL, the Telegram deep link); this module
+draws them with segno and lays out the page with Pillow, in the CJK font the charts use.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import segno
+from PIL import Image, ImageDraw, ImageFont
+
+from dispatch.charts import font_path
+
+# A5 is 148 x 210 mm; at 150 dpi that is 874 x 1240 pixels.
+WIDTH, HEIGHT = 874, 1240
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    caption: str  # e.g. "微信扫一扫"
+    content: str  # what the QR encodes
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    # Noto Sans CJK comes as a collection; index 2 is Simplified Chinese (SC) in the
+    # noto-cjk-sans-otc package. A wrong index only changes glyph shapes, not coverage.
+    return ImageFont.truetype(str(font_path()), size, index=_sc_index())
+
+
+def _sc_index() -> int:
+    for index in range(10):
+        try:
+            face = ImageFont.truetype(str(font_path()), 12, index=index)
+        except OSError:
+            break
+        if face.getname()[0].endswith("SC"):
+            return index
+    return 0
+
+
+def _qr(content: str, size: int) -> Image.Image:
+    buffer = io.BytesIO()
+    # Error correction M survives a scuffed poster; border 2 keeps the quiet zone scannable.
+    segno.make(content, error="m", micro=False).save(buffer, kind="png", scale=10, border=2)
+    buffer.seek(0)
+    return Image.open(buffer).convert("RGB").resize((size, size), Image.NEAREST)
+
+
+def _centered(draw: ImageDraw.ImageDraw, y: int, text: str, font: ImageFont.FreeTypeFont) -> int:
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    draw.text(((WIDTH - (right - left)) / 2, y), text, font=font, fill=(30, 30, 30))
+    return y + (bottom - top) + 18
+
+
+def render_poster(
+    title: str,
+    lines: Sequence[str],
+    codes: Sequence[Code],
+    footer: str,
+    notes: Sequence[str] = (),
+) -> bytes:
+    """A PNG poster: a title, the place lines (grid, village …), the codes side by side,
+    how-to notes under them and the centre's name at the foot."""
+    page = Image.new("RGB", (WIDTH, HEIGHT), "white")
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, WIDTH, 150), fill=(196, 30, 58))
+    title_font = _font(64)
+    left, top, right, bottom = draw.textbbox((0, 0), title, font=title_font)
+    draw.text(
+        ((WIDTH - (right - left)) / 2, (150 - (bottom - top)) / 2 - top),
+        title,
+        font=title_font,
+        fill="white",
+    )
+    y = 190
+    for i, line in enumerate(lines):
+        y = _centered(draw, y, line, _font(46 if i == 0 else 34))
+    y += 20
+    count = max(1, len(codes))
+    size = min(360, (WIDTH - 60 * (count + 1)) // count)
+    gap = (WIDTH - size * count) // (count + 1)
+    caption_font = _font(34)
+    for i, code in enumerate(codes):
+        x = gap + i * (size + gap)
+        page.paste(_qr(code.content, size), (x, y))
+        left, top, right, bottom = draw.textbbox((0, 0), code.caption, font=caption_font)
+        draw.text(
+            (x + (size - (right - left)) / 2, y + size + 16),
+            code.caption,
+            font=caption_font,
+            fill=(30, 30, 30),
+        )
+    y += size + 90
+    for note in notes:
+        y = _centered(draw, y, note, _font(30))
+    _centered(draw, HEIGHT - 110, footer, _font(30))
+    out = io.BytesIO()
+    page.save(out, format="PNG", optimize=True)
+    return out.getvalue()
