@@ -17,7 +17,7 @@ from dispatch.neutral import Inbound, Reply
 from handlers.sender import OutboxSender
 from handlers.wechat import WeChatCallback
 from handlers.wechat_api import WeChatAPI
-from handlers.wechat_transport import WeChatTransport
+from handlers.wechat_transport import WeChatTransport, numbered_choices
 from storage.models import Identity
 
 
@@ -41,10 +41,11 @@ def wechat_channel(
         settings.wechat_app_secret.get_secret_value(),
         str(settings.wechat_api_base).rstrip("/"),
     )
+    transport = RememberingTransport(WeChatTransport(api, settings.wechat_templates))
     sender = OutboxSender(
         services.sessions,
         services.clock,
-        WeChatTransport(api, settings.wechat_templates),
+        transport,
         default_locale=settings.default_locale,
         quiet=quiet,
     )
@@ -84,4 +85,23 @@ def wechat_channel(
         send_later=send_later,
         on_handled=wake_senders,
     )
+    transport.callback = callback
     return WeChatChannel(api, callback, sender)
+
+
+class RememberingTransport:
+    """Delivers through WeChat and tells the callback which payloads the numbers of a
+    notice stand for, so that "1" in answer to an assignment means its 接单."""
+
+    channel = "wechat"
+
+    def __init__(self, inner: WeChatTransport) -> None:
+        self.inner = inner
+        self.callback: WeChatCallback | None = None
+
+    async def deliver(self, chat_ref: str, reply: Reply, locale: str, notice_id: int = 0) -> str:
+        sent = await self.inner.deliver(chat_ref, reply, locale, notice_id)
+        _, payloads = numbered_choices(reply, locale)
+        if payloads and self.callback is not None:
+            self.callback.remember(chat_ref, payloads)
+        return sent

@@ -673,7 +673,7 @@ async def _no_dialog(turn: Turn) -> None:
     inbound = turn.inbound
     text = inbound.text.strip() if inbound.kind == "text" else ""
     word = text.strip("。.!！").lower()
-    if turn.person.role != "citizen" and word in ACCEPT_WORDS | DECLINE_WORDS - {"1", "2"}:
+    if turn.person.role != "citizen" and word in (ACCEPT_WORDS | DECLINE_WORDS) - {"1", "2"}:
         # Channels without replies-to-a-message (WeChat): 接单 / 退回 answer the latest offer.
         offer = await turn.session.scalar(
             select(CaseOffer)

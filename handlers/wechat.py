@@ -43,7 +43,6 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from dialogs.base import Answer
-from dispatch import outbox
 from dispatch.clock import Clock
 from dispatch.neutral import Inbound, Location, Reply
 from handlers.wechat_api import split_utf8
@@ -445,11 +444,8 @@ class WeChatCallback:
                 pending.passive.set_result(passive)
             if later:
                 await self.send_later(openid, later, answer.locale)
-            if answer.person_id is not None:
-                # They wrote: WeChat's 48-hour window is open again for notices that
-                # waited for it.
-                async with self.sessions() as session, session.begin():
-                    await outbox.release_waiting(session, self.clock, answer.person_id)
+            # Notices parked outside the 48-hour window are released by the dialogs engine
+            # in the same unit of work as this message (dialogs.engine.handle).
         except Exception:
             log.exception("failed to answer a wechat message")
         finally:

@@ -1,0 +1,155 @@
+"""The official account end to end, wired as `pingan run` wires it: a citizen scans a grid
+poster and reports; a mediator on WeChat gets the assignment as a customer-service message,
+accepts by replying its number, closes the case; the citizen is told — all in WeChat, in
+safe mode, against the stand-in WeChat API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import App
+from bot.runner import web_app
+from bot.settings import Settings
+from bot.wechat_wiring import wechat_channel
+from dialogs.base import Services
+from dispatch.people import create_invite
+from storage.models import Case
+from tests.conftest import GRID, VILLAGE_MEDIATION
+from tests.fakes.wechat_api import FakeWeChatAPI
+from tests.fakes.wechat_messages import (
+    decrypt_reply,
+    encrypted_request,
+    parse_xml,
+    scan_xml,
+    text_xml,
+)
+
+TOKEN = "pingan-wechat-token"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APP_ID = "wx_test_app"
+CITIZEN = "o_citizen_openid"
+MEDIATOR = "o_mediator_openid"
+
+
+class Phone:
+    """WeChat's servers posting one person's messages to /wechat, as the person types."""
+
+    ids = itertools.count(7_000_000_000)
+
+    def __init__(self, client: TestClient, services: Services, openid: str) -> None:
+        self.client = client
+        self.services = services
+        self.openid = openid
+
+    async def post(self, xml: str) -> str:
+        stamp = int(self.services.clock.now().timestamp())
+        nonce = f"n{next(self.ids)}"
+        query, body = encrypted_request(TOKEN, AES_KEY, APP_ID, xml, stamp, nonce)
+        response = await self.client.post("/wechat", params=query, data=body.encode())
+        assert response.status == 200, await response.text()
+        text = await response.text()
+        if text in ("", "success"):
+            return ""
+        return str(parse_xml(decrypt_reply(TOKEN, AES_KEY, APP_ID, text, query)).get("Content", ""))
+
+    async def says(self, words: str) -> str:
+        stamp = int(self.services.clock.now().timestamp())
+        return await self.post(text_xml(self.openid, words, next(self.ids), stamp))
+
+    async def scans(self, grid: str) -> str:
+        stamp = int(self.services.clock.now().timestamp()) + next(self.ids) % 1000
+        return await self.post(scan_xml(self.openid, grid, stamp))
+
+
+@contextlib.asynccontextmanager
+async def official_account(
+    engine: AsyncEngine, services: Services
+) -> AsyncIterator[tuple[TestClient, FakeWeChatAPI]]:
+    async with FakeWeChatAPI(app_id=APP_ID) as fake:
+        settings = Settings(
+            wechat_token=SecretStr(TOKEN),
+            wechat_app_id=APP_ID,
+            wechat_app_secret=SecretStr("test-secret"),
+            wechat_aes_key=SecretStr(AES_KEY),
+            wechat_api_base=fake.base_url,  # type: ignore[arg-type]
+        )
+        app = App(settings, engine, services)
+        channel = wechat_channel(app, lambda: channel.sender.wake(), None)
+        application = web_app(app, "off")
+        channel.callback.register(application)
+        client = TestClient(TestServer(application))
+        await client.start_server()
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(channel.callback.run()),
+                    group.create_task(channel.sender.run()),
+                ]
+                try:
+                    yield client, fake
+                finally:
+                    for task in tasks:
+                        task.cancel()
+        finally:
+            await client.close()
+            await channel.api.close()
+
+
+async def test_from_a_scanned_poster_to_a_closed_case_in_wechat(
+    engine: AsyncEngine, services: Services
+) -> None:
+    async with official_account(engine, services) as (client, fake):
+        citizen = Phone(client, services, CITIZEN)
+        mediator = Phone(client, services, MEDIATOR)
+        async with services.sessions() as session, session.begin():
+            invite = await create_invite(
+                session, services.clock, "mediator", VILLAGE_MEDIATION, "岩温"
+            )
+        assert "绑定成功" in await mediator.says(f"绑定 {invite.code}")
+
+        welcome = await citizen.scans(GRID)
+        assert "曼听社区第1网格" in welcome
+        asked = await fake.wait_for(lambda c: "发生了什么" in (c.text or ""))
+        assert asked.openid == CITIZEN  # the second message went as a customer-service one
+
+        confirm = await citizen.says("隔壁装修天天吵，晚上十点还在砸墙")
+        assert "邻里纠纷" in confirm and "1." in confirm  # numbered choices
+        assert "多少人" in await citizen.says("1")
+        assert "危险" in await citizen.says("1")
+        assert "照片" in await citizen.says("1")
+        contact = await citizen.says("1")
+        assert "电话" in contact
+        summary = await citizen.says("13912345678")
+        assert "请核对" in summary
+        receipt = await citizen.says("1")
+        assert "提交成功" in receipt
+        number = receipt.split("案件编号是 ")[1][:11]
+
+        offer = await fake.wait_for(lambda c: c.openid == MEDIATOR and number in (c.text or ""))
+        assert "1." in offer.text and "接单" in offer.text
+        accepted = await mediator.says("1")  # the number offered in the notice
+        assert "您已接单" in accepted
+        told = await fake.wait_for(lambda c: c.openid == CITIZEN and "受理" in (c.text or ""))
+        assert number in told.text
+
+        # After accepting, the reply listed what to do next, numbered: 2 is 🏁 结案.
+        assert "2. 🏁 结案" in accepted
+        assert "调解结果" in await mediator.says("2")
+        assert "请简要写下" in await mediator.says("1")  # 调解成功
+        assert "协议" in await mediator.says("双方约定晚上八点后不施工")
+        assert "请确认结案" in await mediator.says("1")  # 口头协议
+        assert "已结案" in await mediator.says("1")  # 确认结案
+        closed = await fake.wait_for(lambda c: c.openid == CITIZEN and "已办结" in (c.text or ""))
+        assert "晚上八点后不施工" in closed.text
+
+    async with services.sessions() as session:
+        case = await session.scalar(select(Case).where(Case.number == number))
+        assert case is not None and case.status == "resolved" and case.phone == "13912345678"
