@@ -10,11 +10,14 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
+
 from dispatch import reports, sweep
 from dispatch.clock import Clock
 from dispatch.policy import Policy
 from storage.database import Sessions
 from storage.dml import upsert_job_run
+from storage.models import InboundSeen
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,14 @@ async def _digest(ctx: JobContext) -> str:
     return (await reports.send_due_digests(ctx.sessions, ctx.clock, ctx.zone, ctx.policy)).summary()
 
 
+async def _housekeeping(ctx: JobContext) -> str:
+    """Forget handled-message keys after a day: WeChat retries within seconds, not days."""
+    cutoff = ctx.clock.now() - timedelta(days=1)
+    async with ctx.sessions() as session, session.begin():
+        result = await session.execute(delete(InboundSeen).where(InboundSeen.at < cutoff))
+    return f"{result.rowcount} message keys forgotten"  # type: ignore[attr-defined]
+
+
 def previous_month(day: date) -> date:
     return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
 
@@ -80,6 +91,12 @@ JOBS: dict[str, Job] = {
             "leaders' daily report at their local time (weekly on Monday, monthly on the 1st)",
             _digest,
             ("interval", {"minutes": 1}),
+        ),
+        Job(
+            "housekeeping",
+            "forget the keys of handled messages after a day",
+            _housekeeping,
+            ("interval", {"hours": 1}),
         ),
         Job(
             "rankings",
