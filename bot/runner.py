@@ -77,8 +77,8 @@ def web_app(
 
     async def healthz(_: web.Request) -> web.Response:
         try:
-            async with app.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with app.services.sessions.read() as session:
+                await session.execute(text("SELECT 1"))
         except Exception as exc:  # the probe must answer, whatever broke
             return web.json_response({"status": "error", "database": repr(exc)[:200]}, status=503)
         return web.json_response({"status": "ok", "mode": mode})

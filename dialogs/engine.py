@@ -737,13 +737,16 @@ async def cmd_digest(turn: Turn, state: DialogState | None, argument: str) -> No
         return
     today = turn.clock.now().astimezone(turn.services.zone).date()
     span = {"week": "week", "周": "week", "month": "month", "月": "month"}.get(argument, "day")
-    reply = await reports.digest_reply(
-        turn.session,
-        turn.services.zone,
-        turn.person,
-        today,
-        span,  # type: ignore[arg-type]
-    )
+    # Read on the side: a large jurisdiction's report takes seconds, and this message's own
+    # unit of work (on SQLite, the write lock) should not be held that long.
+    async with turn.services.sessions.read() as reading:
+        reply = await reports.digest_reply(
+            reading,
+            turn.services.zone,
+            turn.person,
+            today,
+            span,  # type: ignore[arg-type]
+        )
     if reply is None:
         turn.say("digest.leaders_only")
     else:

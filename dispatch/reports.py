@@ -181,17 +181,21 @@ async def send_due_digests(
         for span, day in wanted:
             start, _ = stats.period(day, span, zone)
             key = f"digest:{span}:{leader.id}:{start.astimezone(zone).date().isoformat()}"
-            async with sessions() as session, session.begin():
+            # Built in a read-only session: a prefecture's report takes seconds, and on
+            # SQLite a writing unit of work would hold every conversation up meanwhile.
+            async with sessions.read() as session:
                 if await session.scalar(
                     select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
                 ):
                     continue
                 reply = await digest_reply(session, zone, leader, day, span)
-                if reply is None:
-                    continue
-                await outbox.enqueue(
+            if reply is None:
+                continue
+            async with sessions() as session, session.begin():
+                queued = await outbox.enqueue(
                     session, clock, leader.id, reply, purpose="digest", dedupe_key=key
                 )
+            if queued:
                 sent.queued.append(f"{leader.display_name or leader.id}/{span}")
     return sent
 
@@ -229,7 +233,7 @@ async def push_rankings(sessions: Sessions, clock: Clock, zone: ZoneInfo, month:
     """The month's red and black lists: to the leaders of each parent region and to the
     people of every unit named, each list once per person and month."""
     sent = Sent()
-    async with sessions() as session:
+    async with sessions.read() as session:
         rankings = await points.rank(session, points.default_rules(), zone, month)
     label = f"{month.year}-{month.month:02d}"
     for ranking in rankings:

@@ -51,7 +51,7 @@ def handler_buttons(case_id: int) -> tuple[tuple[Button, ...], ...]:
 async def _due_ids(
     sessions: Sessions, column: object, now: datetime, limit: int
 ) -> list[tuple[int, datetime]]:
-    async with sessions() as session:
+    async with sessions.read() as session:
         rows = await session.execute(
             select(Case.id, column)  # type: ignore[call-overload]
             .where(column <= now)  # type: ignore[operator]

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 DEFAULT_URL = "sqlite+aiosqlite:///./var/pingan.db"
+READ_ONLY = "pingan_read_only"
 
 
 def normalise_url(url: str) -> str:
@@ -46,7 +47,11 @@ def _sqlite_begin(conn: Any) -> None:
     # (deferred) BEGIN, a transaction that read before a concurrent commit fails at its
     # first write with SQLITE_BUSY, which busy_timeout cannot wait out; two mediators
     # tapping Accept at once would then get an error instead of "someone took it".
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only sessions (Sessions.read) begin deferred: in WAL mode they never block.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) -> AsyncEngine:
@@ -87,10 +92,18 @@ class Sessions:
         self.engine = engine
         # expire_on_commit=False: objects read in a unit of work stay usable after it.
         self._factory = async_sessionmaker(engine, expire_on_commit=False)
+        self._readers = async_sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
         self._turn = asyncio.Lock() if is_sqlite(engine) else None
 
     def __call__(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self._unit()
+
+    def read(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for reading only (reports, statistics, polls): it takes no turn and no
+        write lock, so a long report does not hold up conversations. Writing in it fails."""
+        return self._readers()
 
     @asynccontextmanager
     async def _unit(self) -> AsyncIterator[AsyncSession]:
