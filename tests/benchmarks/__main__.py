@@ -39,6 +39,7 @@ def plan(users: int | None) -> list[tuple[str, list[str]]]:
                 ["tests.benchmarks.bench_conversations", "--database", postgres, *conversations],
             )
         )
+    steps.append(("sweep and daily report, 1M cases (SQLite)", ["tests.benchmarks.bench_sweep"]))
     steps.append(("pingan run: start-up, memory, shutdown", ["tests.benchmarks.bench_run"]))
     return steps
 
