@@ -1,7 +1,7 @@
 """Work statistics for leaders (每日工作情况): every figure is computed from `case_events`.
 
-`cases` is joined only for `region_path` (jurisdiction: a prefix test), `source` and `number`,
-so a report for any past period can be regenerated later with the same numbers — the status
+`cases` is read only for `region_path` (jurisdiction: a prefix test), `source` and `number`, so
+a report for any past period can be regenerated later with the same numbers — the status
 column is used only to narrow candidate sets, never to decide a figure.
 
 Periods are half-open, [start, end), with UTC bounds computed from local days in the
@@ -42,15 +42,19 @@ Definitions
 
 How the queries stay small
 --------------------------
-Period figures read the period's events through the (kind, at) index and join each to its
-case by primary key. The outcome-based rates also read the history of the cases that had an
-outcome in the period, by case_id, in chunks. "Overdue at end" and "open at an instant" never
-anti-join all history: a case in that state at instant T either still has an open status now
-(the workflow keeps `cases.status` in step) or has a closing event after T. So candidates are
-the open cases of the jurisdiction plus the cases with a closing event after T (few when T is
-recent), and the event rule is applied to those only. For "open", the open cases without a
-closing or reopen event after T are open at T exactly when reported by T, which one grouped
-query counts; only the rest go through the rule in Python.
+Nothing scans history; every query goes through one index, whatever the planner knows:
+- a period's events are read through the (kind, at) index; the jurisdiction, number and
+  source of each come from its case by primary key (correlated scalar subqueries — a join
+  would let PostgreSQL hash-join all of `cases` once a period holds a few thousand events);
+- the outcome-based rates also read the history of the cases that had an outcome in the
+  period, by case_id;
+- "overdue at T" and "open at T" never anti-join all history. A case open at T is either
+  still open now (the workflow keeps `cases.status` in step) or has a closing event after
+  T. So the candidates are the cases open now (the status index) plus those with a closing
+  event after T (the (kind, at) index; few when T is recent — for overdue, only those with
+  an overdue event by T), and the event rule is applied to those alone, ranked by a window
+  function in the database. A report for a long-past T still gives the same numbers; it
+  reads the cases closed since then, so it takes longer.
 """
 
 from __future__ import annotations
@@ -63,8 +67,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    case,
+    exists,
+    func,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from dispatch.clock import as_utc
 from dispatch.workflow import STATES
@@ -146,10 +159,6 @@ class _Event:
     at: datetime
     data: dict[str, Any]
 
-    @property
-    def key(self) -> tuple[datetime, int]:
-        return (self.at, self.id)
-
 
 # ---------------------------------------------------------------- periods
 
@@ -195,75 +204,40 @@ def previous(day: date, span: Span) -> date:
 
 
 # ---------------------------------------------------------------- query helpers
+#
+# Plans that stay the same on PostgreSQL and SQLite, with or without statistics:
+# - events of a period are read by kind and time, through the (kind, at) index;
+# - the case an event belongs to is read by a correlated scalar subquery on the primary key
+#   (never decorrelated into a join: a join lets PostgreSQL read all of `cases` for a hash
+#   join once a period holds a few thousand events);
+# - events of chosen cases are read by `case_id IN (subquery)` with the kind filter made
+#   unindexable (see _not_indexed), so only the case_id index applies.
 
 
-def _within(region_path: str) -> ColumnElement[bool]:
-    return Case.region_path.startswith(region_path, autoescape=True)
+def _of_case(column: Any, case_id: Any) -> Any:
+    """`column` of the case with id `case_id`, as a correlated scalar subquery."""
+    return select(column).where(Case.id == case_id).scalar_subquery()
+
+
+def _within(region_path: str, case_id: Any) -> ColumnElement[bool]:
+    """The case `case_id` lies under `region_path` (a prefix test on its region_path)."""
+    return _of_case(Case.region_path, case_id).startswith(region_path, autoescape=True)
+
+
+def _not_indexed(column: SQLColumnExpression[str]) -> ColumnElement[str]:
+    """`column || ''`: the same value, but no index applies to it.
+
+    Without statistics (no ANALYZE has run) SQLite would serve `case_id IN (...) AND
+    kind IN (...) AND at <= ...` from the (kind, at) index — every event of those kinds in
+    history — instead of the few events per case that the case_id index finds.
+    """
+    return column.concat("")
 
 
 def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
     ordered = sorted(ids)
     for i in range(0, len(ordered), CHUNK):
         yield ordered[i : i + CHUNK]
-
-
-async def _cases_within(
-    session: AsyncSession, region_path: str, case_ids: Iterable[int]
-) -> dict[int, tuple[str, str]]:
-    """{case id: (number, source)} for those of `case_ids` under `region_path`.
-
-    Looked up by primary key: joining a period's events to `cases` lets PostgreSQL choose a
-    hash join that reads all of `cases` once the period holds a few thousand events.
-    """
-    found: dict[int, tuple[str, str]] = {}
-    for chunk in _chunks(case_ids):
-        rows = await session.execute(
-            select(Case.id, Case.number, Case.source).where(
-                Case.id.in_(chunk), _within(region_path)
-            )
-        )
-        found.update({case_id: (number, source) for case_id, number, source in rows})
-    return found
-
-
-@dataclass(frozen=True, slots=True)
-class _PeriodEvent:
-    id: int
-    case_id: int
-    kind: str
-    at: datetime
-    category: str | None
-    risk: str | None
-    rating: str | None
-
-    @property
-    def key(self) -> tuple[datetime, int]:
-        return (self.at, self.id)
-
-
-async def _period_events(
-    session: AsyncSession, region_path: str, kinds: Sequence[str], start: datetime, end: datetime
-) -> tuple[list[_PeriodEvent], dict[int, tuple[str, str]]]:
-    """The events of `kinds` in [start, end) (through the (kind, at) index) on cases under
-    `region_path`, in (at, id) order, and {case id: (number, source)} of their cases."""
-    rows = await session.execute(
-        select(
-            CaseEvent.id,
-            CaseEvent.case_id,
-            CaseEvent.kind,
-            CaseEvent.at,
-            CaseEvent.data["category"].as_string(),
-            CaseEvent.data["risk"].as_string(),
-            CaseEvent.data["rating"].as_string(),
-        ).where(CaseEvent.kind.in_(kinds), CaseEvent.at >= start, CaseEvent.at < end)
-    )
-    events = [
-        _PeriodEvent(i, c, k, as_utc(at), cat, risk, rating)
-        for i, c, k, at, cat, risk, rating in rows
-    ]
-    cases = await _cases_within(session, region_path, {e.case_id for e in events})
-    mine = sorted((e for e in events if e.case_id in cases), key=lambda e: e.key)
-    return mine, cases
 
 
 async def _events_of(
@@ -276,7 +250,7 @@ async def _events_of(
             select(CaseEvent.id, CaseEvent.case_id, CaseEvent.kind, CaseEvent.at, CaseEvent.data)
             .where(
                 CaseEvent.case_id.in_(chunk),
-                CaseEvent.kind.in_(kinds),
+                _not_indexed(CaseEvent.kind).in_(kinds),
                 CaseEvent.at <= until,
             )
             .order_by(CaseEvent.case_id, CaseEvent.at, CaseEvent.id)
@@ -286,65 +260,80 @@ async def _events_of(
     return found
 
 
-async def _open_now(session: AsyncSession, region_path: str) -> dict[int, str]:
-    """{case id: number} of the cases under `region_path` whose status is open now.
+def _candidates(at: datetime, had: str | None = None) -> Any:
+    """The ids of the cases that may have been open at instant `at`: those open now, and
+    those with a closing event after `at` (few when `at` is recent) — when `had` is given,
+    only those of them with a `had` event at or before `at`.
 
-    Read through the status index alone and the prefix tested here: SQLite, without
-    statistics, scans all of `cases` when `status IN (...)` meets a LIKE.
+    A case open at `at` is still open now or was closed since (the workflow keeps
+    `cases.status` in step), so no other case needs to be read. Only `cases.id` is read
+    for the open ones, so the status index covers that part.
     """
-    rows = await session.execute(
-        select(Case.id, Case.number, Case.region_path).where(Case.status.in_(OPEN_STATES))
-    )
-    return {case_id: number for case_id, number, path in rows if path.startswith(region_path)}
-
-
-async def _changed_after(
-    session: AsyncSession, region_path: str, kinds: Sequence[str], at: datetime
-) -> dict[int, str]:
-    """{case id: number} of the cases under `region_path` with an event of `kinds` after
-    `at` — few when `at` is recent."""
-    case_ids = await session.scalars(
-        select(CaseEvent.case_id).where(CaseEvent.kind.in_(kinds), CaseEvent.at > at)
-    )
-    cases = await _cases_within(session, region_path, set(case_ids))
-    return {case_id: number for case_id, (number, _) in cases.items()}
+    open_now = select(Case.id).where(Case.status.in_(OPEN_STATES))
+    closed_after = select(CaseEvent.case_id).where(CaseEvent.kind.in_(CLOSING), CaseEvent.at > at)
+    if had is not None:
+        earlier = aliased(CaseEvent)
+        closed_after = closed_after.where(
+            exists().where(
+                earlier.case_id == CaseEvent.case_id,
+                _not_indexed(earlier.kind) == had,
+                earlier.at <= at,
+            )
+        )
+    return union_all(open_now, closed_after)
 
 
 async def _latest(
-    session: AsyncSession, case_ids: Iterable[int], kinds: Sequence[str], at: datetime
+    session: AsyncSession,
+    region_path: str,
+    at: datetime,
+    kinds: Sequence[str],
+    pick: Sequence[str],
+    had: str | None = None,
 ) -> list[tuple[int, str, datetime, str | None]]:
-    """(case id, kind, at, category) of each case's latest event of `kinds` at or before
-    `at`, in (at, id) order; category is the case's report category when its report is
-    among `kinds`. Ranked in the database (window functions: PostgreSQL, SQLite ≥ 3.25),
-    so only one row per case comes back."""
-    found: list[tuple[int, str, datetime, str | None]] = []
-    for chunk in _chunks(case_ids):
-        category = CaseEvent.data["category"].as_string()
-        ranked = (
-            select(
-                CaseEvent.case_id,
-                CaseEvent.kind,
-                CaseEvent.at,
-                func.max(case((CaseEvent.kind == "report", category)))
-                .over(partition_by=CaseEvent.case_id)
-                .label("category"),
-                func.row_number()
-                .over(
-                    partition_by=CaseEvent.case_id,
-                    order_by=(CaseEvent.at.desc(), CaseEvent.id.desc()),
-                )
-                .label("rank"),
+    """(case id, number, at, category) of the cases under `region_path`, among
+    _candidates(at, had), whose latest event of `kinds` at or before `at` — in (at, id)
+    order — is one of `pick`; category is the report's when `kinds` include the report.
+
+    Ranked in the database (window functions: PostgreSQL, SQLite ≥ 3.25), so one row per
+    case that qualifies comes back.
+    """
+    category = CaseEvent.data["category"].as_string()
+    ranked = (
+        select(
+            CaseEvent.case_id,
+            CaseEvent.kind,
+            CaseEvent.at,
+            func.max(case((CaseEvent.kind == "report", category)))
+            .over(partition_by=CaseEvent.case_id)
+            .label("category"),
+            func.row_number()
+            .over(
+                partition_by=CaseEvent.case_id,
+                order_by=(CaseEvent.at.desc(), CaseEvent.id.desc()),
             )
-            .where(CaseEvent.case_id.in_(chunk), CaseEvent.kind.in_(kinds), CaseEvent.at <= at)
-            .subquery()
+            .label("rank"),
         )
-        rows = await session.execute(
-            select(ranked.c.case_id, ranked.c.kind, ranked.c.at, ranked.c.category).where(
-                ranked.c.rank == 1
-            )
+        .where(
+            CaseEvent.case_id.in_(_candidates(at, had)),
+            _not_indexed(CaseEvent.kind).in_(kinds),
+            CaseEvent.at <= at,
         )
-        found.extend((case_id, kind, as_utc(t), cat) for case_id, kind, t, cat in rows)
-    return found
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            ranked.c.case_id,
+            _of_case(Case.number, ranked.c.case_id),
+            ranked.c.at,
+            ranked.c.category,
+        ).where(
+            ranked.c.rank == 1,
+            ranked.c.kind.in_(pick),
+            _within(region_path, ranked.c.case_id),
+        )
+    )
+    return [(case_id, number, as_utc(t), cat) for case_id, number, t, cat in rows]
 
 
 def _share(hits: int, total: int) -> float | None:
@@ -352,6 +341,24 @@ def _share(hits: int, total: int) -> float | None:
 
 
 # ---------------------------------------------------------------- figures
+
+
+@dataclass(frozen=True, slots=True)
+class _PeriodEvent:
+    id: int
+    case_id: int
+    kind: str
+    at: datetime
+    number: str | None  # these four for reports only
+    source: str | None
+    category: str | None
+    risk: str | None
+    rating: str | None
+
+    @property
+    def key(self) -> tuple[datetime, int]:
+        return (self.at, self.id)
+
 
 PERIOD_KINDS = ("report", "accept", *OUTCOME, "followup")
 
@@ -361,7 +368,31 @@ async def figures(
 ) -> Figures:
     """Every figure for the cases under `region_path` over [start, end)."""
     start, end = _utc(start), _utc(end)
-    events, cases = await _period_events(session, region_path, PERIOD_KINDS, start, end)
+    in_period = (
+        CaseEvent.kind.in_(PERIOD_KINDS),
+        CaseEvent.at >= start,
+        CaseEvent.at < end,
+        _within(region_path, CaseEvent.case_id),
+    )
+    is_report = CaseEvent.kind == "report"
+    rows = await session.execute(
+        select(
+            CaseEvent.id,
+            CaseEvent.case_id,
+            CaseEvent.kind,
+            CaseEvent.at,
+            # CASE is evaluated lazily: the lookups and JSON reads only for the rows that
+            # need them (a `json` column is parsed again for every ->>).
+            case((is_report, _of_case(Case.number, CaseEvent.case_id))),
+            case((is_report, _of_case(Case.source, CaseEvent.case_id))),
+            case((is_report, CaseEvent.data["category"].as_string())),
+            case((is_report, CaseEvent.data["risk"].as_string())),
+            case((CaseEvent.kind == "followup", CaseEvent.data["rating"].as_string())),
+        )
+        .where(*in_period)
+        .order_by(CaseEvent.at, CaseEvent.id)
+    )
+    events = [_PeriodEvent(i, c, kind, as_utc(at), *rest) for i, c, kind, at, *rest in rows]
     by_source: dict[str, int] = defaultdict(int)
     by_category: dict[str, int] = defaultdict(int)
     major: list[str] = []
@@ -370,11 +401,10 @@ async def figures(
     for event in events:
         counts[event.kind] += 1
         if event.kind == "report":
-            number, source = cases[event.case_id]
-            by_source[source] += 1
+            by_source[event.source or ""] += 1
             by_category[event.category or "other"] += 1
             if event.risk == "major":
-                major.append(number)
+                major.append(event.number or "")
         elif event.kind == "followup":
             answered += 1
             satisfied += event.rating in SATISFIED
@@ -419,7 +449,11 @@ async def _outcome_rates(
                 CaseEvent.kind,
                 CaseEvent.at,
                 CaseEvent.data["paused_seconds"].as_float(),
-            ).where(CaseEvent.case_id.in_(chunk), CaseEvent.kind.in_(HISTORY), CaseEvent.at < end)
+            ).where(
+                CaseEvent.case_id.in_(chunk),
+                _not_indexed(CaseEvent.kind).in_(HISTORY),
+                CaseEvent.at < end,
+            )
         )
         for id_, case_id, kind, at, paused in rows:
             history[case_id].append(((as_utc(at), id_), kind, paused))
@@ -452,18 +486,16 @@ async def overdue_at(
     """How many cases under `region_path` are overdue at instant `at`, and the `limit`
     longest overdue of them (all when None), oldest first."""
     at = _utc(at)
-    # Overdue at `at` means open then; such a case is still open now or was closed since.
-    numbers = await _open_now(session, region_path)
-    numbers.update(await _changed_after(session, region_path, CLOSING, at))
     found = sorted(
-        (since, numbers[case_id], case_id)
-        for case_id, kind, since, _ in await _latest(session, numbers, OVERDUE_RULE, at)
-        if kind == "overdue"
+        (since, number, case_id)
+        for case_id, number, since, _ in await _latest(
+            session, region_path, at, OVERDUE_RULE, ("overdue",), had="overdue"
+        )
     )
     # Units only for the cases listed; counting needs none.
     shown = found if limit is None else found[:limit]
     history = await _events_of(
-        session, {c for _, _, c in shown}, ("offer", "reoffer", "accept"), at
+        session, {case_id for _, _, case_id in shown}, ("offer", "reoffer", "accept"), at
     )
     return len(found), [
         OverdueCase(number, _unit(history.get(case_id, [])), since)
@@ -492,15 +524,11 @@ async def open_by_category(
     session: AsyncSession, region_path: str, at: datetime
 ) -> list[tuple[str, int]]:
     """The cases under `region_path` open at instant `at`, by category, largest first."""
-    at = _utc(at)
-    # Open at `at` and not open now means closed since; open now but not at `at` is possible
-    # too (reported later, or reopened since): the rule below sorts both out.
-    candidates = set(await _open_now(session, region_path))
-    candidates.update(await _changed_after(session, region_path, CLOSING, at))
     counts: dict[str, int] = defaultdict(int)
-    for _, kind, _, category in await _latest(session, candidates, OPEN_RULE, at):
-        if kind in ("report", "reopen"):
-            counts[category or "other"] += 1
+    for *_, category in await _latest(
+        session, region_path, _utc(at), OPEN_RULE, ("report", "reopen")
+    ):
+        counts[category or "other"] += 1
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
@@ -526,19 +554,16 @@ async def daily_series(
     first = last_day - timedelta(days=days - 1)
     dates = [first + timedelta(days=i) for i in range(days)]
     bounds = [_midnight(d, zone) for d in [*dates, last_day + timedelta(days=1)]]
-    rows = (
-        await session.execute(
-            select(CaseEvent.case_id, CaseEvent.kind, CaseEvent.at).where(
-                CaseEvent.kind.in_(("report", *SUCCESS)),
-                CaseEvent.at >= bounds[0],
-                CaseEvent.at < bounds[-1],
-            )
+    rows = await session.execute(
+        select(CaseEvent.kind, CaseEvent.at).where(
+            CaseEvent.kind.in_(("report", *SUCCESS)),
+            CaseEvent.at >= bounds[0],
+            CaseEvent.at < bounds[-1],
+            _within(region_path, CaseEvent.case_id),
         )
-    ).all()
-    mine = await _cases_within(session, region_path, {case_id for case_id, _, _ in rows})
+    )
     new, resolved = [0] * days, [0] * days
-    for case_id, kind, at in rows:
-        if case_id in mine:
-            day = bisect_right(bounds, as_utc(at)) - 1
-            (new if kind == "report" else resolved)[day] += 1
+    for kind, at in rows:
+        day = bisect_right(bounds, as_utc(at)) - 1
+        (new if kind == "report" else resolved)[day] += 1
     return list(zip(dates, new, resolved, strict=True))

@@ -41,9 +41,9 @@ TUE = date(2026, 11, 24)
 WED = date(2026, 11, 25)
 
 
-def local(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
-    """A local wall-clock time in 2026 as the UTC instant that is stored."""
-    return datetime(2026, month, day, hour, minute, tzinfo=ZONE).astimezone(UTC)
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    """A local wall-clock time in November 2026 as the UTC instant that is stored."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=ZONE).astimezone(UTC)
 
 
 class History:
@@ -302,16 +302,18 @@ async def seeded(sessions: Sessions) -> AsyncIterator[AsyncSession]:
 
 
 def test_periods_are_local_days_iso_weeks_and_calendar_months() -> None:
-    utc = lambda *a: datetime(*a, tzinfo=UTC)  # noqa: E731
+    def utc(month: int, day: int, hour: int) -> datetime:
+        return datetime(2026, month, day, hour, tzinfo=UTC)
+
     # Tuesday 24 Nov local = 23 Nov 16:00 UTC .. 24 Nov 16:00 UTC (UTC+8).
-    assert stats.period(TUE, "day", ZONE) == (utc(2026, 11, 23, 16), utc(2026, 11, 24, 16))
+    assert stats.period(TUE, "day", ZONE) == (utc(11, 23, 16), utc(11, 24, 16))
     # The ISO week of Tue 24: Mon 23 .. Sun 29 inclusive.
-    assert stats.period(TUE, "week", ZONE) == (utc(2026, 11, 22, 16), utc(2026, 11, 29, 16))
+    assert stats.period(TUE, "week", ZONE) == (utc(11, 22, 16), utc(11, 29, 16))
     assert stats.period(date(2026, 11, 29), "week", ZONE) == stats.period(MON, "week", ZONE)
-    assert stats.period(TUE, "month", ZONE) == (utc(2026, 10, 31, 16), utc(2026, 11, 30, 16))
+    assert stats.period(TUE, "month", ZONE) == (utc(10, 31, 16), utc(11, 30, 16))
     assert stats.period(date(2026, 12, 31), "month", ZONE) == (
-        utc(2026, 11, 30, 16),
-        utc(2026, 12, 31, 16),
+        utc(11, 30, 16),
+        utc(12, 31, 16),
     )
     assert stats.previous(TUE, "day") == MON
     assert stats.previous(TUE, "week") == date(2026, 11, 17)  # in the week Mon 16 .. Sun 22
