@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings
+from bot.wallclock import SystemClock
 from dialogs.base import Services
 from dispatch.classify import Classifier
-from dispatch.clock import Clock, SystemClock
+from dispatch.clock import Clock
 from storage.database import create_engine, session_factory
 
 

@@ -165,7 +165,7 @@ def invite_create(role: str, unit_code: str, name: str, region_code: str | None,
     """Create a binding code; the code is the last line printed."""
     from datetime import timedelta
 
-    from dispatch.clock import SystemClock
+    from bot.wallclock import SystemClock
     from dispatch.people import InviteError, create_invite
     from locales import text
     from storage.database import create_engine, session_factory
@@ -449,7 +449,8 @@ def jobs() -> None:
 def jobs_list() -> None:
     """The jobs, their schedule, next run and last run."""
     from bot.scheduler import next_runs
-    from dispatch.clock import SystemClock, as_utc
+    from bot.wallclock import SystemClock
+    from dispatch.clock import as_utc
     from dispatch.jobs import JOBS
     from storage.database import create_engine, session_factory
     from storage.models import JobRun
@@ -495,7 +496,8 @@ def jobs_run(name: str, at: str | None) -> None:
     """Run one job now, or as if the clock read --at."""
     from datetime import datetime
 
-    from dispatch.clock import FrozenClock, SystemClock
+    from bot.wallclock import SystemClock
+    from dispatch.clock import FrozenClock
     from dispatch.jobs import JOBS, JobContext, run_job
     from dispatch.policy import default_policy
     from storage.database import create_engine, session_factory
@@ -566,7 +568,7 @@ def wechat_menu(locale: str) -> dict[str, Any]:
 @wechat.command("menu")
 def wechat_menu_install() -> None:
     """Install the custom menu (我要反映 / 查询进度 / 我的反映 / staff) through the API."""
-    from dispatch.clock import SystemClock
+    from bot.wallclock import SystemClock
     from handlers.wechat_api import WeChatAPI, WeChatAPIError
     from storage.database import create_engine, session_factory
 
@@ -602,8 +604,8 @@ def wechat_menu_install() -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("posters"))
 def qr(grid_code: str | None, every: bool, out: Path) -> None:
     """一码通: printable posters with each grid's WeChat and Telegram QR codes."""
+    from bot.wallclock import SystemClock
     from dispatch.cases import place_name
-    from dispatch.clock import SystemClock
     from dispatch.posters import Code, render_poster
     from handlers.wechat_api import WeChatAPI, WeChatAPIError
     from locales import text

@@ -11,8 +11,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import select
 
 from dialogs.base import Answer, Dialog, Retry, Services, Turn, parse_choice
@@ -58,28 +60,13 @@ DIALOGS: dict[str, Dialog] = {
     )
 }
 
-# Words that work like commands, for people who do not type slashes.
-ALIASES = {
-    "反映": "report",
-    "我要反映": "report",
-    "查询": "status",
-    "查询进度": "status",
-    "我的": "mycases",
-    "我的反映": "mycases",
-    "任务": "tasks",
-    "我的任务": "tasks",
-    "取消": "cancel",
-    "返回": "back",
-    "帮助": "help",
-    "菜单": "start",
-    "绑定": "bind",
-    "menu": "start",
-    "cancel": "cancel",
-    "back": "back",
-    "help": "help",
+# Words that work like commands, for people who do not type slashes (dialogs/data/words.yaml).
+_WORDS = yaml.safe_load((Path(__file__).parent / "data" / "words.yaml").read_text(encoding="utf-8"))
+ALIASES: dict[str, str] = {
+    str(word).lower(): command for command, words in _WORDS["commands"].items() for word in words
 }
-ACCEPT_WORDS = {"接单", "接", "accept", "1", "好", "收到接单"}
-DECLINE_WORDS = {"退回", "decline", "2", "拒绝", "不接"}
+ACCEPT_WORDS = frozenset(str(w).lower() for w in _WORDS["accept"])
+DECLINE_WORDS = frozenset(str(w).lower() for w in _WORDS["decline"])
 
 
 async def handle(services: Services, inbound: Inbound) -> Answer:
@@ -150,9 +137,9 @@ def _command_of(inbound: Inbound, *, in_dialog: bool) -> tuple[str | None, str]:
     if command is None:
         return None, ""
     if in_dialog and command not in ("cancel", "back"):
-        return None, ""  # inside a dialog, words are answers; only 取消 and 返回 steer it
+        return None, ""  # inside a dialog, words are answers; only cancel and back steer it
     if command not in ("bind", "status") and rest:
-        return None, ""  # "反映 隔壁噪音…" is a description, not a command with an argument
+        return None, ""  # a command word followed by more text is a description
     return command, rest.strip()
 
 
@@ -647,7 +634,7 @@ async def accept(turn: Turn, offer_id: int) -> None:
 
 
 async def _answer_to_notice(turn: Turn, state: DialogState | None) -> bool:
-    """A reply to one of our notices: 接单 / 退回 answering an assignment."""
+    """A reply to one of our notices: accepting or declining an assignment."""
     inbound = turn.inbound
     notice = await outbox.notice_for_reply(
         turn.session, inbound.channel, inbound.chat_ref, inbound.reply_to or ""

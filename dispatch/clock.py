@@ -17,11 +17,6 @@ class Clock(Protocol):
         ...
 
 
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)  # noqa: TID251 - the only place that reads the wall clock
-
-
 class FrozenClock:
     """A clock that only moves when told to (tests, replays)."""
 

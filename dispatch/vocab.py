@@ -6,23 +6,27 @@ change; the words people read for them live in ``locales/``.
 
 from typing import Final
 
-# The people's-mediation statistics categories (人民调解统计口径), in their customary order.
+# The people-mediation statistics categories (人民调解统计口径), in their customary order:
+# family 婚姻家庭, neighbor 邻里, housing 房屋宅基地, contract 合同, business 生产经营,
+# damages 损害赔偿, land 山林土地, expropriation 征地拆迁, environment 环境污染,
+# labor 劳动争议 (incl. 欠薪), medical 医疗, traffic 道路交通事故, property 物业,
+# consumer 消费, other 其他. Their names in each language are the cat.* messages.
 CATEGORIES: Final = (
-    "family",  # 婚姻家庭
-    "neighbor",  # 邻里
-    "housing",  # 房屋宅基地
-    "contract",  # 合同
-    "business",  # 生产经营
-    "damages",  # 损害赔偿
-    "land",  # 山林土地
-    "expropriation",  # 征地拆迁
-    "environment",  # 环境污染
-    "labor",  # 劳动争议 (incl. 欠薪)
-    "medical",  # 医疗
-    "traffic",  # 道路交通事故
-    "property",  # 物业
-    "consumer",  # 消费
-    "other",  # 其他
+    "family",
+    "neighbor",
+    "housing",
+    "contract",
+    "business",
+    "damages",
+    "land",
+    "expropriation",
+    "environment",
+    "labor",
+    "medical",
+    "traffic",
+    "property",
+    "consumer",
+    "other",
 )
 
 # general (一般) is handled at village level, significant (较大) at township,

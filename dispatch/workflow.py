@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.clock import Clock
+from locales import text
 from storage.models import Case, CaseEvent, Person
 
 NEW = "new"  # the pseudo-state before a report exists
@@ -39,38 +40,35 @@ class Transition:
     sources: frozenset[str]
     target: str
     roles: frozenset[str]
-    label: str  # the Chinese step name, for the diagram
 
 
-def _t(name: str, sources: set[str], target: str, roles: set[str] | frozenset[str], label: str):
-    return Transition(name, frozenset(sources), target, frozenset(roles), label)
+def _t(name: str, sources: set[str], target: str, roles: set[str] | frozenset[str]):
+    return Transition(name, frozenset(sources), target, frozenset(roles))
 
 
 TRANSITIONS: tuple[Transition, ...] = (
-    _t("report", {NEW}, "reported", REPORTERS, "发现上报"),
-    _t("resolve_on_spot", {"reported"}, "resolved", {"grid_worker", "dept_staff"}, "就地化解"),
-    _t("offer", {"reported", "escalated"}, "assigned", {SYSTEM}, "分流交办"),
-    _t("reoffer", {"assigned"}, "assigned", {SYSTEM}, "改派"),
-    _t("unroutable", {"assigned", "escalated"}, "reported", {SYSTEM}, "待人工分派"),
-    _t("accept", {"assigned"}, "in_progress", STAFF_HANDLERS, "接单"),
-    _t("progress", {"in_progress"}, "in_progress", STAFF_HANDLERS, "调处进展"),
-    _t("resolve", {"in_progress"}, "resolved", STAFF_HANDLERS, "调解成功"),
-    _t("fail", {"in_progress"}, "unresolved", STAFF_HANDLERS, "调解不成"),
+    _t("report", {NEW}, "reported", REPORTERS),
+    _t("resolve_on_spot", {"reported"}, "resolved", {"grid_worker", "dept_staff"}),
+    _t("offer", {"reported", "escalated"}, "assigned", {SYSTEM}),
+    _t("reoffer", {"assigned"}, "assigned", {SYSTEM}),
+    _t("unroutable", {"assigned", "escalated"}, "reported", {SYSTEM}),
+    _t("accept", {"assigned"}, "in_progress", STAFF_HANDLERS),
+    _t("progress", {"in_progress"}, "in_progress", STAFF_HANDLERS),
+    _t("resolve", {"in_progress"}, "resolved", STAFF_HANDLERS),
+    _t("fail", {"in_progress"}, "unresolved", STAFF_HANDLERS),
     _t(
         "escalate",
         {"reported", "assigned", "in_progress"},
         "escalated",
         STAFF_HANDLERS | {SYSTEM, "leader"},
-        "上报上级",
     ),
-    _t("archive", {"resolved", "unresolved"}, "closed", {SYSTEM, "dispatcher", "admin"}, "归档"),
-    _t("reopen", {"resolved", "unresolved", "closed"}, "reported", {SYSTEM}, "回访不满意重办"),
+    _t("archive", {"resolved", "unresolved"}, "closed", {SYSTEM, "dispatcher", "admin"}),
+    _t("reopen", {"resolved", "unresolved", "closed"}, "reported", {SYSTEM}),
     _t(
         "cancel",
         {"reported", "assigned"},
         "cancelled",
         {"citizen", "grid_worker", "dept_staff", "dispatcher", "admin"},
-        "撤回",
     ),
 )
 BY_NAME = {t.name: t for t in TRANSITIONS}
@@ -180,13 +178,14 @@ def record(
 
 
 def mermaid() -> str:
-    """The state diagram, from TRANSITIONS, for the README."""
-    lines = ["stateDiagram-v2", "    [*] --> reported: report 发现上报"]
+    """The state diagram, from TRANSITIONS, for the README (labels as the event names read)."""
+    label = {t.name: text(f"event.{t.name}", "zh_CN") for t in TRANSITIONS}
+    lines = ["stateDiagram-v2", f"    [*] --> reported: report {label['report']}"]
     for t in TRANSITIONS:
         if t.name == "report":
             continue
         for source in sorted(t.sources):
-            lines.append(f"    {source} --> {t.target}: {t.name} {t.label}")
+            lines.append(f"    {source} --> {t.target}: {t.name} {label[t.name]}")
     lines.append("    closed --> [*]")
     lines.append("    cancelled --> [*]")
     return "\n".join(lines)

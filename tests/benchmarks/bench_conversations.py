@@ -35,9 +35,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 
+from bot.wallclock import SystemClock
 from dialogs.base import Services
 from dispatch.classify import Classifier
-from dispatch.clock import SystemClock
 from dispatch.org import import_org
 from dispatch.orgfile import DEMO_ORG_PATH, load_org_file
 from dispatch.people import create_invite

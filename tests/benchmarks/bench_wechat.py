@@ -27,10 +27,10 @@ from pydantic import SecretStr
 from bot.app import App
 from bot.runner import web_app
 from bot.settings import Settings
+from bot.wallclock import SystemClock
 from bot.wechat_wiring import wechat_channel
 from dialogs.base import Services
 from dispatch.classify import Classifier
-from dispatch.clock import SystemClock
 from dispatch.org import import_org
 from dispatch.orgfile import DEMO_ORG_PATH, load_org_file
 from storage.database import create_engine, session_factory
