@@ -290,6 +290,7 @@ async def _latest(
     kinds: Sequence[str],
     pick: Sequence[str],
     had: str | None = None,
+    candidates: Any = None,
 ) -> list[tuple[int, str, datetime, str | None]]:
     """(case id, number, at, category) of the cases under `region_path`, among
     _candidates(at, had), whose latest event of `kinds` at or before `at` — in (at, id)
@@ -315,7 +316,7 @@ async def _latest(
             .label("rank"),
         )
         .where(
-            CaseEvent.case_id.in_(_candidates(at, had)),
+            CaseEvent.case_id.in_(_candidates(at, had) if candidates is None else candidates),
             _not_indexed(CaseEvent.kind).in_(kinds),
             CaseEvent.at <= at,
         )
@@ -523,10 +524,31 @@ def _unit(events: list[_Event]) -> str | None:
 async def open_by_category(
     session: AsyncSession, region_path: str, at: datetime
 ) -> list[tuple[str, int]]:
-    """The cases under `region_path` open at instant `at`, by category, largest first."""
+    """The cases under `region_path` open at instant `at`, by category, largest first.
+
+    Two parts, so that a report about today costs what changed since, not what is open:
+    a case open now with no report, reopen or closing event after `at` was open at `at`
+    exactly when it was reported by then (its latest such event is its latest overall, and
+    the workflow keeps `cases.status` in step) — those are counted with one grouped query;
+    only the cases with such an event after `at` need their history (the window rule).
+    """
+    at = _utc(at)
+    moved = select(CaseEvent.case_id).where(CaseEvent.kind.in_(OPEN_RULE), CaseEvent.at > at)
     counts: dict[str, int] = defaultdict(int)
+    quiet = await session.execute(
+        select(Case.category, func.count())
+        .where(
+            Case.status.in_(OPEN_STATES),
+            Case.created_at <= at,
+            Case.region_path.startswith(region_path, autoescape=True),
+            Case.id.not_in(moved),
+        )
+        .group_by(Case.category)
+    )
+    for category, count in quiet.all():
+        counts[category or "other"] += int(count)
     for *_, category in await _latest(
-        session, region_path, _utc(at), OPEN_RULE, ("report", "reopen")
+        session, region_path, at, OPEN_RULE, ("report", "reopen"), candidates=moved
     ):
         counts[category or "other"] += 1
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
