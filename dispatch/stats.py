@@ -71,13 +71,12 @@ from sqlalchemy import (
     ColumnElement,
     SQLColumnExpression,
     case,
-    exists,
     func,
+    or_,
     select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from dispatch.clock import as_utc
 from dispatch.workflow import STATES
@@ -272,13 +271,12 @@ def _candidates(at: datetime, had: str | None = None) -> Any:
     open_now = select(Case.id).where(Case.status.in_(OPEN_STATES))
     closed_after = select(CaseEvent.case_id).where(CaseEvent.kind.in_(CLOSING), CaseEvent.at > at)
     if had is not None:
-        earlier = aliased(CaseEvent)
-        closed_after = closed_after.where(
-            exists().where(
-                earlier.case_id == CaseEvent.case_id,
-                _not_indexed(earlier.kind) == had,
-                earlier.at <= at,
-            )
+        # Start from the `had` events instead (the (kind, at) index): the cases that were
+        # ever overdue are far fewer than the open ones, whose events would all be ranked.
+        with_had = select(CaseEvent.case_id).where(CaseEvent.kind == had, CaseEvent.at <= at)
+        return select(Case.id).where(
+            Case.id.in_(with_had),
+            or_(Case.status.in_(OPEN_STATES), Case.id.in_(closed_after)),
         )
     return union_all(open_now, closed_after)
 
