@@ -32,6 +32,7 @@ COMMANDS = (
     "points",
     "ranking",
     "digest",
+    "link",
 )
 
 

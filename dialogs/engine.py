@@ -25,7 +25,7 @@ from dispatch import cases, outbox, points, reports
 from dispatch.cases import t
 from dispatch.clock import as_utc
 from dispatch.neutral import Button, Inbound, Reply
-from dispatch.people import InviteError, person_for, redeem_invite
+from dispatch.people import InviteError, create_link, person_for, redeem_invite
 from dispatch.workflow import TransitionRefused
 from locales import pick_locale
 from storage.models import CaseOffer, DialogState, Region, Unit
@@ -333,11 +333,24 @@ async def cmd_bind(turn: Turn, state: DialogState | None, argument: str) -> None
 
 async def bind(turn: Turn, code: str) -> None:
     try:
-        unit = await redeem_invite(turn.session, turn.clock, turn.person, code[:64])
+        unit = await redeem_invite(turn.session, turn.clock, turn.person, code[:64], turn.identity)
     except InviteError as refused:
         turn.say(refused.reason)
         return
+    if turn.identity.person_id != turn.person.id:
+        turn.say("link.done", unit=unit.name)
+        return
     turn.say("bind.done", role=t(f"role.{turn.person.role}"), unit=unit.name)
+
+
+async def cmd_link(turn: Turn, state: DialogState | None, argument: str) -> None:
+    try:
+        created = await create_link(turn.session, turn.clock, turn.person)
+    except InviteError as refused:
+        turn.say(refused.reason)
+    else:
+        turn.say("link.code", code=created.code)
+    await _resume(turn, state)
 
 
 async def cmd_status(turn: Turn, state: DialogState | None, argument: str) -> None:
@@ -742,6 +755,7 @@ async def cmd_digest(turn: Turn, state: DialogState | None, argument: str) -> No
 
 
 COMMANDS.update(
+    link=cmd_link,
     pause=cmd_pause,
     resume=cmd_resume,
     supervise=cmd_supervise,

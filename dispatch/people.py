@@ -92,6 +92,7 @@ async def create_invite(
     name: str = "",
     region_code: str | None = None,
     ttl: timedelta = INVITE_TTL,
+    link_person_id: int | None = None,
 ) -> CreatedInvite:
     """A one-time binding code. Only its hash is stored.
 
@@ -119,13 +120,36 @@ async def create_invite(
             name=name[:64],
             created_at=now,
             expires_at=now + ttl,
+            link_person_id=link_person_id,
         )
     )
     await session.flush()
     return CreatedInvite(code=code, expires_at_iso=(now + ttl).isoformat(timespec="minutes"))
 
 
-async def redeem_invite(session: AsyncSession, clock: Clock, person: Person, code: str) -> Unit:
+LINK_TTL = timedelta(minutes=10)
+
+
+async def create_link(session: AsyncSession, clock: Clock, person: Person) -> CreatedInvite:
+    """A short-lived code that makes whoever sends it (on another chat app) this person:
+    staff bind once, then link their second channel. Raises InviteError("link.staff_only")."""
+    if person.role == "citizen" or person.unit_code is None:
+        raise InviteError("link.staff_only")
+    return await create_invite(
+        session,
+        clock,
+        person.role,
+        person.unit_code,
+        person.display_name,
+        person.region_code,
+        LINK_TTL,
+        link_person_id=person.id,
+    )
+
+
+async def redeem_invite(
+    session: AsyncSession, clock: Clock, person: Person, code: str, identity: Identity | None = None
+) -> Unit:
     """Bind `person` to the invite's role and unit.
 
     Outcomes: InviteError("bind.unknown") when no such code, ("bind.used") when already used,
@@ -149,6 +173,12 @@ async def redeem_invite(session: AsyncSession, clock: Clock, person: Person, cod
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise InviteError("bind.used")
+    if invite.link_person_id is not None:
+        # A link code: this chat identity now belongs to the person who asked for the code.
+        if identity is None or invite.link_person_id == person.id:
+            raise InviteError("bind.used")
+        identity.person_id = invite.link_person_id
+        return await session.get_one(Unit, invite.unit_code)
     person.role = invite.role
     person.unit_code = invite.unit_code
     person.region_code = invite.region_code

@@ -114,6 +114,8 @@ class Invite(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     used_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # A link code (/link): whoever redeems it is this person on another channel.
+    link_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
 
 
 class CaseCounter(Base):
