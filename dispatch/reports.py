@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import charts, outbox, points, stats
+from dispatch import outbox, points, stats
 from dispatch.cases import t
 from dispatch.clock import Clock
 from dispatch.neutral import Reply
@@ -121,6 +121,10 @@ def _period_label(report: stats.Report, zone: ZoneInfo) -> str:
 async def _chart(
     session: AsyncSession, zone: ZoneInfo, leader: Person, path: str, name: str, day: date
 ) -> str:
+    # matplotlib costs 40 MB and most of a second to import: only a process that draws
+    # a chart pays for it, when it first draws one.
+    from dispatch import charts
+
     series = await stats.daily_series(session, path, zone, day, 14)
     end_of_day = datetime.combine(day + timedelta(days=1), time(), zone)
     opened = await stats.open_by_category(session, path, end_of_day)
