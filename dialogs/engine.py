@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from dialogs.base import Answer, Dialog, Retry, Services, Turn, parse_choice
 from dialogs.duty import FOLLOWUP, PAUSE
-from dialogs.handling import CLOSE, DECLINE, ESCALATE, PROGRESS, ArgumentStep, handler_buttons
+from dialogs.handling import CLOSE, DECLINE, ESCALATE, PROGRESS, ArgumentStep
 from dialogs.report import CITIZEN_REPORT, STAFF_REPORT, report_start_data
 from dispatch import cases, outbox, points, reports
-from dispatch.cases import t
+from dispatch.cases import handler_buttons, t
 from dispatch.clock import as_utc
 from dispatch.neutral import Button, Inbound, Reply
 from dispatch.people import InviteError, create_link, person_for, redeem_invite
@@ -89,9 +89,8 @@ async def handle(services: Services, inbound: Inbound) -> Answer:
             turn = Turn(services, session, person, identity, inbound)
             # Notices parked while the platform would take nothing (WeChat's 48-hour
             # window) go out now that the person has written again.
-            waiting = await outbox.waiting_count(session, person.id)
+            waiting = await outbox.release_waiting(session, services.clock, person.id)
             if waiting:
-                await outbox.release_waiting(session, services.clock, person.id)
                 turn.say("notice.waiting", count=waiting)
             await _route(turn)
             answer = Answer(turn.replies, turn.locale, person.id)

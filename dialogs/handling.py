@@ -18,18 +18,9 @@ from dialogs.base import (
     Turn,
 )
 from dispatch import cases
-from dispatch.cases import AGREEMENTS, t
-from dispatch.neutral import Button, Inbound, Reply
+from dispatch.cases import AGREEMENTS, handler_buttons, t
+from dispatch.neutral import Inbound, Reply
 from dispatch.workflow import TransitionRefused
-
-
-def handler_buttons(case_id: int) -> tuple[tuple[Button, ...], ...]:
-    """What the assignee can do next with a case."""
-    return (
-        (Button("button.progress", f"p:{case_id}"), Button("button.close_case", f"c:{case_id}")),
-        (Button("button.pause", f"z:{case_id}"), Button("button.escalate", f"e:{case_id}")),
-    )
-
 
 # decline --------------------------------------------------------------------------------
 

@@ -32,6 +32,14 @@ OUTCOMES = ("success", "failed")
 AGREEMENTS = ("oral", "written", "judicial", "none")
 
 
+def handler_buttons(case_id: int) -> tuple[tuple[Button, ...], ...]:
+    """What the assignee can do next with a case (on the accept reply, tasks, reminders)."""
+    return (
+        (Button("button.progress", f"p:{case_id}"), Button("button.close_case", f"c:{case_id}")),
+        (Button("button.pause", f"z:{case_id}"), Button("button.escalate", f"e:{case_id}")),
+    )
+
+
 def t(key: str) -> dict[str, str]:
     """A parameter that the adapter renders as message `key` in the reader's locale."""
     return {"$t": key}
@@ -197,17 +205,16 @@ async def alert_major(session: AsyncSession, clock: Clock, zone: ZoneInfo, case:
     card = await case_card(session, zone, case, reveal=False)
     card["cues"] = "、".join(str(c) for c in case.cues) or "-"
     regions = await township_and_county(session, case)
-    for person in await people_at(session, regions, ["leader", "dispatcher"]):
-        await outbox.enqueue(
-            session,
-            clock,
-            person.id,
-            Reply("notice.major_alert", card),
-            purpose="alert",
-            dedupe_key=f"alert:{case.id}:{person.id}",
-            case_id=case.id,
-            urgent=True,
-        )
+    await outbox.enqueue_each(
+        session,
+        clock,
+        [p.id for p in await people_at(session, regions, ["leader", "dispatcher"])],
+        Reply("notice.major_alert", card),
+        purpose="alert",
+        dedupe_prefix=f"alert:{case.id}",
+        case_id=case.id,
+        urgent=True,
+    )
 
 
 async def offer_next(
@@ -629,16 +636,15 @@ async def pause(
     card = await case_card(session, zone, case, reveal=False)
     card["reason"] = mask_text(reason[:200])
     card["who"] = person.display_name or "-"
-    for dispatcher in await centre_dispatchers(session, case.unit_code):
-        await outbox.enqueue(
-            session,
-            clock,
-            dispatcher.id,
-            Reply("notice.paused", card),
-            purpose="paused",
-            dedupe_key=f"paused:{case.id}:{case.version}:{dispatcher.id}",
-            case_id=case.id,
-        )
+    await outbox.enqueue_each(
+        session,
+        clock,
+        [d.id for d in await centre_dispatchers(session, case.unit_code)],
+        Reply("notice.paused", card),
+        purpose="paused",
+        dedupe_prefix=f"paused:{case.id}:{case.version}",
+        case_id=case.id,
+    )
 
 
 async def resume(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import cases, clocks, outbox, points, workflow
-from dispatch.cases import OPEN_STATES, case_card, t
+from dispatch.cases import OPEN_STATES, case_card, handler_buttons, t
 from dispatch.clock import Clock, as_utc
 from dispatch.neutral import Button, Reply
 from dispatch.policy import Policy
@@ -42,10 +42,9 @@ class Tally:
         return ", ".join(f"{k} {v}" for k, v in sorted(self.done.items())) or "nothing due"
 
 
-def handler_buttons(case_id: int) -> tuple[tuple[Button, ...], ...]:
-    return (
-        (Button("button.progress", f"p:{case_id}"), Button("button.close_case", f"c:{case_id}")),
-    )
+def progress_buttons(case_id: int) -> tuple[tuple[Button, ...], ...]:
+    """Reminders offer the first row of what the assignee can do: progress, close."""
+    return handler_buttons(case_id)[:1]
 
 
 async def _due_ids(
@@ -139,7 +138,7 @@ async def _take_step(
                 session,
                 clock,
                 case.assignee_id,
-                Reply("sla.remind_resolve", card, buttons=handler_buttons(case.id)),
+                Reply("sla.remind_resolve", card, buttons=progress_buttons(case.id)),
                 purpose="remind",
                 dedupe_key=f"remind:{key}",
                 case_id=case.id,
@@ -165,7 +164,7 @@ async def _take_step(
                 session,
                 clock,
                 case.assignee_id,
-                Reply("sla.progress_required", card, buttons=handler_buttons(case.id)),
+                Reply("sla.progress_required", card, buttons=progress_buttons(case.id)),
                 purpose="remind",
                 dedupe_key=f"progress:{key}",
                 case_id=case.id,
@@ -237,7 +236,7 @@ async def _overdue(
             session,
             clock,
             person.id,
-            Reply(text_key, card, buttons=handler_buttons(case.id) if person is assignee else ()),
+            Reply(text_key, card, buttons=progress_buttons(case.id) if person is assignee else ()),
             purpose="overdue",
             dedupe_key=f"overdue:{key}:{person.id}",
             case_id=case.id,
@@ -287,17 +286,16 @@ async def _escalate(
     leaders = unique(
         [*await leaders_of(session, from_region), *await leaders_of(session, to_region)]
     )
-    for leader in leaders:
-        await outbox.enqueue(
-            session,
-            clock,
-            leader.id,
-            Reply("sla.escalated_leader", card),
-            purpose="escalated",
-            dedupe_key=f"escalated:{key}:{leader.id}",
-            case_id=case.id,
-            urgent=case.risk == "major",
-        )
+    await outbox.enqueue_each(
+        session,
+        clock,
+        [leader.id for leader in leaders],
+        Reply("sla.escalated_leader", card),
+        purpose="escalated",
+        dedupe_prefix=f"escalated:{key}",
+        case_id=case.id,
+        urgent=case.risk == "major",
+    )
     return "escalate"
 
 
@@ -334,16 +332,15 @@ async def _supervision_notice(
         *await centre_dispatchers(session, case.unit_code),
         *(person for _, person in await open_offer_holders(session, case)),
     ]
-    for person in unique(people):
-        await outbox.enqueue(
-            session,
-            clock,
-            person.id,
-            Reply("sla.supervision_daily", card),
-            purpose="supervision",
-            dedupe_key=f"supervise:{case.id}:{day}:{person.id}",
-            case_id=case.id,
-        )
+    await outbox.enqueue_each(
+        session,
+        clock,
+        [person.id for person in unique(people)],
+        Reply("sla.supervision_daily", card),
+        purpose="supervision",
+        dedupe_prefix=f"supervise:{case.id}:{day}",
+        case_id=case.id,
+    )
     return True
 
 
