@@ -11,7 +11,7 @@ from aiogram.types import BotCommand
 
 from dialogs.base import Services
 from dialogs.engine import handle
-from dispatch.neutral import Inbound
+from dispatch.messages import Inbound
 from handlers import telegram
 from locales import text
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.app import App
 from dialogs.engine import handle
 from dispatch import outbox
-from dispatch.neutral import Inbound, Reply
+from dispatch.messages import Inbound, Reply
 from handlers.sender import OutboxSender
 from handlers.wechat import WeChatCallback
 from handlers.wechat_api import WeChatAPI

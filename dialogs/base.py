@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.classify import Classifier
 from dispatch.clock import Clock
-from dispatch.neutral import Button, Inbound, Reply
+from dispatch.messages import Button, Inbound, Reply
 from dispatch.policy import Policy, default_policy
 from locales import text as render_text
 from storage.database import Sessions

@@ -20,11 +20,11 @@ from sqlalchemy import select
 from dialogs.base import Answer, Dialog, Retry, Services, Turn, parse_choice
 from dialogs.duty import FOLLOWUP, PAUSE
 from dialogs.handling import CLOSE, DECLINE, ESCALATE, PROGRESS, ArgumentStep
-from dialogs.report import CITIZEN_REPORT, STAFF_REPORT, report_start_data
-from dispatch import cases, outbox, points, reports
+from dialogs.report_dialog import CITIZEN_REPORT, STAFF_REPORT, report_start_data
+from dispatch import cases, digests, outbox, points
 from dispatch.cases import handler_buttons, t
 from dispatch.clock import as_utc
-from dispatch.neutral import Button, Inbound, Reply
+from dispatch.messages import Button, Inbound, Reply
 from dispatch.people import InviteError, create_link, person_for, redeem_invite
 from dispatch.workflow import TransitionRefused
 from locales import pick_locale
@@ -718,14 +718,14 @@ async def cmd_points(turn: Turn, state: DialogState | None, argument: str) -> No
 async def cmd_ranking(turn: Turn, state: DialogState | None, argument: str) -> None:
     month = turn.clock.now().astimezone(turn.services.zone).date()
     ranking = (
-        await reports.ranking_for(turn.session, turn.services.zone, turn.person, month)
+        await digests.ranking_for(turn.session, turn.services.zone, turn.person, month)
         if turn.person.role != "citizen"
         else None
     )
     if ranking is None:
         turn.say("ranking.none")
     else:
-        turn.replies.append(reports.ranking_reply(ranking, month))
+        turn.replies.append(digests.ranking_reply(ranking, month))
     await _resume(turn, state)
 
 
@@ -739,7 +739,7 @@ async def cmd_digest(turn: Turn, state: DialogState | None, argument: str) -> No
     # Read on the side: a large jurisdiction's report takes seconds, and this message's own
     # unit of work (on SQLite, the write lock) should not be held that long.
     async with turn.services.sessions.read() as reading:
-        reply = await reports.digest_reply(
+        reply = await digests.digest_reply(
             reading,
             turn.services.zone,
             turn.person,

@@ -19,7 +19,7 @@ from dialogs.base import (
 )
 from dispatch import cases
 from dispatch.cases import AGREEMENTS, handler_buttons, t
-from dispatch.neutral import Inbound, Reply
+from dispatch.messages import Inbound, Reply
 from dispatch.workflow import TransitionRefused
 
 # decline --------------------------------------------------------------------------------

@@ -14,18 +14,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import clocks, outbox, points, workflow
+from dispatch import outbox, points, sla_clocks, workflow
 from dispatch.clock import Clock, as_utc
 from dispatch.masking import mask_phone, mask_text
-from dispatch.neutral import Button, Reply
+from dispatch.messages import Button, Reply
 from dispatch.org import ancestors, may_read
 from dispatch.policy import Policy, default_policy
 from dispatch.recipients import centre_dispatchers, people_at, township_and_county
 from dispatch.routing import Target, centre_target, choose_target
 from dispatch.vocab import LEVELS, RISKS
 from dispatch.workflow import TransitionRefused
-from storage.dml import next_in_sequence
 from storage.models import Case, CaseEvent, CaseMedia, CaseOffer, CaseRead, Person, Region, Unit
+from storage.upserts import next_in_sequence
 
 OPEN_STATES = ("reported", "assigned", "in_progress", "escalated")
 OUTCOMES = ("success", "failed")
@@ -241,7 +241,7 @@ async def offer_next(
         target = await choose_target(session, case, exclude=tried, above_level=above_level)
     if target is None:
         if case.status != "reported":
-            await workflow.apply(session, clock, case, "unroutable", None, {}, **clocks.stop())
+            await workflow.apply(session, clock, case, "unroutable", None, {}, **sla_clocks.stop())
         return None
     now = clock.now()
     offer = CaseOffer(
@@ -267,7 +267,7 @@ async def offer_next(
             "as_dispatcher": target.as_dispatcher,
         },
         unit_code=target.unit.code,
-        **clocks.start(case, "accept", now, policy or default_policy(), zone),
+        **sla_clocks.start(case, "accept", now, policy or default_policy(), zone),
     )
     card = await case_card(session, zone, case, reveal=False)
     card["unit"] = target.unit.name
@@ -335,7 +335,7 @@ async def accept(
         assignee_id=person.id,
         unit_code=offer.unit_code,
         accepted_at=now,
-        **clocks.start(case, "resolve", now, policy or default_policy(), zone),
+        **sla_clocks.start(case, "resolve", now, policy or default_policy(), zone),
     )
     if on_time:
         await points.award(
@@ -489,7 +489,7 @@ async def close_case(
         resolved_at=now,
         followup_at=now + (policy or default_policy()).followup_after,
         followup_state=None,
-        **clocks.stop(),
+        **sla_clocks.stop(),
     )
     if outcome == "success":
         rules = points.default_rules()
@@ -538,7 +538,7 @@ async def escalate(
         person,
         {"reason": reason[:500], "from_level": level},
         assignee_id=None,
-        **clocks.stop(),
+        **sla_clocks.stop(),
     )
     await session.execute(
         update(CaseOffer)
@@ -629,7 +629,7 @@ async def pause(
         raise TransitionRefused("pause.not_running")
     now = clock.now()
     if not await workflow.claim(
-        session, clock, case, pause_reason=reason[:200], **clocks.paused(case, now)
+        session, clock, case, pause_reason=reason[:200], **sla_clocks.paused(case, now)
     ):
         raise TransitionRefused("case.taken")
     workflow.record(session, clock, case, "pause", person, {"reason": reason[:200]})
@@ -660,7 +660,7 @@ async def resume(
         raise TransitionRefused("case.not_yours")
     if case.paused_at is None:
         raise TransitionRefused("pause.not_paused")
-    fields, seconds = clocks.resumed(case, clock.now(), policy or default_policy(), zone)
+    fields, seconds = sla_clocks.resumed(case, clock.now(), policy or default_policy(), zone)
     if not await workflow.claim(session, clock, case, **fields):
         raise TransitionRefused("case.taken")
     workflow.record(session, clock, case, "resume", person, {"paused_seconds": seconds})

@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 
-from dispatch import reports, sweep
+from dispatch import digests, sweep
 from dispatch.clock import Clock
 from dispatch.policy import Policy
 from storage.database import Sessions
-from storage.dml import upsert_job_run
 from storage.models import InboundSeen
+from storage.upserts import upsert_job_run
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ async def _followup(ctx: JobContext) -> str:
 
 
 async def _digest(ctx: JobContext) -> str:
-    return (await reports.send_due_digests(ctx.sessions, ctx.clock, ctx.zone, ctx.policy)).summary()
+    return (await digests.send_due_digests(ctx.sessions, ctx.clock, ctx.zone, ctx.policy)).summary()
 
 
 async def _housekeeping(ctx: JobContext) -> str:
@@ -67,7 +67,7 @@ def previous_month(day: date) -> date:
 async def _rankings(ctx: JobContext) -> str:
     today = ctx.clock.now().astimezone(ctx.zone).date()
     month = previous_month(today)
-    sent = await reports.push_rankings(ctx.sessions, ctx.clock, ctx.zone, month)
+    sent = await digests.push_rankings(ctx.sessions, ctx.clock, ctx.zone, month)
     return f"{month:%Y-%m}: {sent.summary()}"
 
 

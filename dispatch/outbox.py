@@ -15,10 +15,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.clock import Clock
-from dispatch.neutral import Reply
+from dispatch.messages import Reply
 from dispatch.people import reachable_identity
-from storage.dml import insert_ignoring_conflict
 from storage.models import Case, Identity, OutboxMessage, Person
+from storage.upserts import insert_ignoring_conflict
 
 MAX_ATTEMPTS = 8
 # A row left in "sending" this long belongs to a sender that died mid-call. We cannot know

@@ -52,8 +52,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.vocab import LEVELS
-from storage.dml import insert_ignoring_conflict
 from storage.models import PointsEntry, Region, Unit
+from storage.upserts import insert_ignoring_conflict
 
 __all__ = [
     "DEFAULT_POINTS_PATH",

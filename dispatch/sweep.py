@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import cases, clocks, outbox, points, workflow
+from dispatch import cases, outbox, points, sla_clocks, workflow
 from dispatch.cases import OPEN_STATES, case_card, handler_buttons, t
 from dispatch.clock import Clock, as_utc
-from dispatch.neutral import Button, Reply
+from dispatch.messages import Button, Reply
 from dispatch.policy import Policy
 from dispatch.recipients import (
     centre_dispatchers,
@@ -92,22 +92,24 @@ async def sweep(
 async def _take_step(
     session: AsyncSession, clock: Clock, zone: ZoneInfo, policy: Policy, case: Case, now: datetime
 ) -> str | None:
-    found = clocks.due_step(case, policy, zone, now)
+    found = sla_clocks.due_step(case, policy, zone, now)
     if found is None:
         # Nothing due after all (the policy changed): reschedule.
-        ladder = clocks.steps(case, policy, zone)
+        ladder = sla_clocks.steps(case, policy, zone)
         nxt = next((s.at for s in ladder[case.ladder :] if s.at > now), None)
         await workflow.claim(session, clock, case, next_action_at=nxt)
         return None
     step, skipped = found
     index = case.ladder + skipped
     stage = case.sla_stage
-    if not await workflow.claim(session, clock, case, **clocks.advance(case, policy, zone, index)):
+    if not await workflow.claim(
+        session, clock, case, **sla_clocks.advance(case, policy, zone, index)
+    ):
         return None
     key = f"{case.id}:{stage}:{as_utc(case.sla_started_at or now).isoformat()}:{index}"
     data = {"stage": stage, "step": index, "skipped": skipped}
     card = await case_card(session, zone, case, reveal=False)
-    if step.action == clocks.REMIND:
+    if step.action == sla_clocks.REMIND:
         workflow.record(session, clock, case, "remind", None, {**data, "fraction": step.fraction})
         card["percent"] = int(step.fraction * 100)
         card["due"] = cases.local_time(case.due_at or now, zone)
@@ -145,13 +147,13 @@ async def _take_step(
                 urgent=case.risk == "major",
             )
         return "remind"
-    if step.action == clocks.HAND_OVER:
+    if step.action == sla_clocks.HAND_OVER:
         return await _hand_over(session, clock, zone, policy, case, data, now)
-    if step.action == clocks.OVERDUE:
+    if step.action == sla_clocks.OVERDUE:
         return await _overdue(session, clock, zone, case, card, data, key, now)
-    if step.action == clocks.ESCALATE:
+    if step.action == sla_clocks.ESCALATE:
         return await _escalate(session, clock, zone, policy, case, data, key, now)
-    if step.action == clocks.PROGRESS_CHECK:
+    if step.action == sla_clocks.PROGRESS_CHECK:
         since = now - timedelta(days=1)
         noted = await session.scalar(
             select(CaseEvent.id).where(

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from dialogs.base import Answer
-from dispatch.neutral import Inbound, Location, Reply
+from dispatch.messages import Inbound, Location, Reply
 from locales import text as render
 
 CHANNEL = "console"

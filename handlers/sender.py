@@ -17,7 +17,7 @@ from typing import Protocol
 
 from dispatch import outbox
 from dispatch.clock import Clock
-from dispatch.neutral import Reply
+from dispatch.messages import Reply
 from storage.database import Sessions
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from aiogram.types import (
 )
 
 from dialogs.base import Answer
-from dispatch.neutral import Inbound, Location, Reply
+from dispatch.messages import Inbound, Location, Reply
 from handlers.sender import DeliveryBlocked, DeliveryFailed, DeliveryRetry
 from locales import text as render
 

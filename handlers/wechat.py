@@ -44,13 +44,13 @@ from wechatpy.utils import check_signature
 
 from dialogs.base import Answer
 from dispatch.clock import Clock
-from dispatch.neutral import Inbound, Location, Reply
+from dispatch.messages import Inbound, Location, Reply
 from handlers.wechat_api import split_utf8
 from handlers.wechat_transport import numbered_choices
 from locales import text as render
 from storage.database import Sessions
-from storage.dml import _insert
 from storage.models import InboundSeen
+from storage.upserts import _insert
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ import aiohttp
 
 from dispatch.clock import Clock, as_utc
 from storage.database import Sessions
-from storage.dml import _insert
 from storage.models import AccessToken
+from storage.upserts import _insert
 
 log = logging.getLogger(__name__)
 

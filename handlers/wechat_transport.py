@@ -15,7 +15,7 @@ import logging
 import aiohttp
 
 from dispatch import outbox
-from dispatch.neutral import Reply
+from dispatch.messages import Reply
 from handlers.sender import DeliveryBlocked, DeliveryFailed, DeliveryRetry, DeliveryWaiting
 from handlers.wechat_api import TOKEN_REJECTED, WeChatAPI, WeChatAPIError
 from locales import text as render

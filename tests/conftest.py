@@ -19,7 +19,7 @@ from dialogs.base import Answer, Services
 from dialogs.engine import handle
 from dispatch.classify import Classifier
 from dispatch.clock import FrozenClock
-from dispatch.neutral import Inbound, Location
+from dispatch.messages import Inbound, Location
 from dispatch.org import import_org
 from dispatch.orgfile import DEMO_ORG_PATH, load_org_file
 from dispatch.people import create_invite

@@ -59,7 +59,7 @@ def _keys_in_code() -> dict[str, list[str]]:
 def _keys_from_families() -> dict[str, list[str]]:
     """The keys the code builds as f"{prefix}.{code}" from its code lists."""
     from bot.telegram_bot import COMMANDS
-    from dialogs.report import DANGER_RISK, EDITABLE_CITIZEN, EDITABLE_STAFF, PEOPLE
+    from dialogs.report_dialog import DANGER_RISK, EDITABLE_CITIZEN, EDITABLE_STAFF, PEOPLE
     from dispatch.cases import AGREEMENTS, OUTCOMES
     from dispatch.vocab import CATEGORIES, RISKS, ROLES
     from dispatch.workflow import STATES, TRANSITIONS

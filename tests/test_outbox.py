@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from dialogs.base import Services
 from dispatch import outbox
 from dispatch.clock import FrozenClock
-from dispatch.neutral import Reply
+from dispatch.messages import Reply
 from dispatch.people import person_for
 from handlers.sender import OutboxSender, RateLimiter, interleaved
 from handlers.telegram import TelegramTransport

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from dialogs.base import Services
-from dispatch.neutral import Reply
+from dispatch.messages import Reply
 from handlers.sender import OutboxSender, RateLimiter
 from locales import text as render
 from storage.models import Case, CaseEvent, OutboxMessage

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from dialogs.base import Services
 from dispatch import outbox
 from dispatch.clock import FrozenClock, as_utc
-from dispatch.neutral import Button, Reply
+from dispatch.messages import Button, Reply
 from dispatch.people import person_for
 from handlers.sender import (
     DeliveryBlocked,

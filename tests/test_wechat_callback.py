@@ -25,7 +25,7 @@ from wechatpy.crypto import WeChatCrypto
 from dialogs.base import Answer, Services
 from dialogs.engine import handle as engine_handle
 from dispatch.clock import FrozenClock
-from dispatch.neutral import Inbound, Reply
+from dispatch.messages import Inbound, Reply
 from handlers.wechat import MAX_PASSIVE_BYTES, WeChatCallback, clean_text
 from handlers.wechat_transport import numbered_choices
 from locales import text as render

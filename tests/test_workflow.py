@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from dialogs.base import Services
 from dialogs.engine import handle
-from dispatch.neutral import Inbound
+from dispatch.messages import Inbound
 from dispatch.workflow import TRANSITIONS, mermaid
 from storage.models import Case, CaseEvent, CaseOffer, OutboxMessage
 from tests.conftest import (

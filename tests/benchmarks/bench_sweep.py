@@ -29,7 +29,7 @@ items, not of open cases; the daily report for a whole prefecture is built in < 
    min), ticking until none is left (the sweep takes at most 200 per tick), each set restored
    afterwards (cases, offers; new events, notices and points deleted); ``followups()`` with
    nothing due; ``stats.report`` for the prefecture ("/532800/", day) median of 5 and
-   ``reports.digest_reply`` for the prefecture leader (chart included) median of 3; a first
+   ``digests.digest_reply`` for the prefecture leader (chart included) median of 3; a first
    run slower than 20 s is not repeated, one slower than ``--report-limit`` is given up.
 3. **Explain.** The sweep's due query, and the slowest statements of one report + digest
    (captured at the cursor), with EXPLAIN QUERY PLAN (SQLite) or EXPLAIN ANALYZE (PostgreSQL).
@@ -58,7 +58,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, delete, event, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dispatch import reports, stats
+from dispatch import digests, stats
 from dispatch.clock import FrozenClock
 from dispatch.org import import_org
 from dispatch.orgfile import DEMO_ORG_PATH, OrgFile, load_org_file
@@ -989,7 +989,7 @@ def fingerprint() -> str:
 
     root = Path(__file__).resolve().parents[2]
     parts = []
-    for name in ("dispatch/sweep.py", "dispatch/stats.py", "dispatch/reports.py"):
+    for name in ("dispatch/sweep.py", "dispatch/stats.py", "dispatch/digests.py"):
         source = (root / name).read_bytes()
         parts.append(f"{name} {hashlib.sha1(source).hexdigest()[:10]}")
     return ", ".join(parts)
@@ -1142,7 +1142,7 @@ async def measure(
                 return await stats.report(session, PREFECTURE_PATH, ZONE, TODAY, "day")
 
             async def digest() -> Any:
-                return await reports.digest_reply(session, ZONE, leader, TODAY, "day")
+                return await digests.digest_reply(session, ZONE, leader, TODAY, "day")
 
             captured: list[tuple[float, str, Any]] = []
             r_median = await _report_figure(
@@ -1159,7 +1159,7 @@ async def measure(
             d_median = None
             if r_median is not None:
                 d_median = await _report_figure(
-                    "reports.digest_reply(prefecture leader)",
+                    "digests.digest_reply(prefecture leader)",
                     digest,
                     3,
                     report_limit,
@@ -1168,7 +1168,7 @@ async def measure(
                 )
             results.append(
                 (
-                    "reports.digest_reply, prefecture leader "
+                    "digests.digest_reply, prefecture leader "
                     "(figures + 14-day series + open by type + chart)",
                     _seconds(d_median) if r_median is not None else "not run (report too slow)",
                     f"< {REPORT_TARGET_S:.0f} s",

@@ -28,7 +28,7 @@ from dialogs.base import (
 )
 from dispatch import cases
 from dispatch.cases import ReportDraft, max_risk, t
-from dispatch.neutral import Inbound, Reply
+from dispatch.messages import Inbound, Reply
 from dispatch.org import children
 from dispatch.vocab import CATEGORIES
 from storage.models import Region, Unit

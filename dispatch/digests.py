@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch import outbox, points, stats
 from dispatch.cases import t
 from dispatch.clock import Clock
-from dispatch.neutral import Reply
+from dispatch.messages import Reply
 from dispatch.org import jurisdiction_path
 from dispatch.policy import Policy
 from locales import text as render

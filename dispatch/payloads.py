@@ -1,0 +1,206 @@
+"""What a button carries back: one class per action, packed and parsed here and nowhere else.
+
+A payload travels as Telegram's callback data (at most 64 bytes), a WeChat menu key, or the
+value behind a number typed on WeChat or in the console. It names an action and the object
+it acts on; it is never proof of a right — whoever handles it re-checks the person against
+the database. The wire format is kept stable on purpose: buttons already sitting in
+people's chats must still work after an upgrade.
+
+    Accept(offer_id=7).pack() == "a:7"         parse("a:7") == Accept(offer_id=7)
+    StepChoice(nonce=3, value="yes").pack() == "3.yes"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+MAX_BYTES = 64  # Telegram's limit on callback data; WeChat keys and numbers stay under it too
+_MAX_ID_DIGITS = 18  # fits a signed 64-bit integer whatever the digits
+
+
+class Payload:
+    """A button's action. Subclasses are frozen dataclasses with a unique `prefix`."""
+
+    prefix: ClassVar[str] = ""
+    # Payloads whose action works anywhere, inside a dialog or not (the router's own).
+    global_action: ClassVar[bool] = True
+
+    def pack(self) -> str:
+        parts = [self.prefix, *(str(getattr(self, f.name)) for f in fields(self))]  # type: ignore[arg-type]
+        packed = ":".join(parts)
+        if len(packed.encode()) > MAX_BYTES:
+            raise ValueError(f"payload {packed[:20]}… is over {MAX_BYTES} bytes")
+        return packed
+
+    @classmethod
+    def _unpack(cls, parts: list[str]) -> Payload | None:
+        own = fields(cls)  # type: ignore[arg-type]
+        if len(parts) != len(own):
+            return None
+        values: dict[str, object] = {}
+        for f, raw in zip(own, parts, strict=True):
+            if f.type in (int, "int"):
+                if not raw.isdigit() or len(raw) > _MAX_ID_DIGITS:
+                    return None
+                values[f.name] = int(raw)
+            elif raw:
+                values[f.name] = raw
+            else:
+                return None
+        made = cls(**values)
+        return made if made.valid() else None
+
+    def valid(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Accept(Payload):
+    """接单: take the offered case."""
+
+    prefix: ClassVar[str] = "a"
+    offer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decline(Payload):
+    """退回: hand the offered case back, with a reason asked next."""
+
+    prefix: ClassVar[str] = "d"
+    offer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Progress(Payload):
+    """记录进展 on a case the person holds."""
+
+    prefix: ClassVar[str] = "p"
+    case_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Close(Payload):
+    """结案: record the outcome of a case the person holds."""
+
+    prefix: ClassVar[str] = "c"
+    case_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Escalate(Payload):
+    """上报上级: move a case the person holds one level up."""
+
+    prefix: ClassVar[str] = "e"
+    case_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pause(Payload):
+    """Stop the case's clock while waiting for a party; on a paused case, start it again."""
+
+    prefix: ClassVar[str] = "z"
+    case_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Supervise(Payload):
+    """挂牌督办: a leader's red card on a case."""
+
+    prefix: ClassVar[str] = "s"
+    case_id: int
+
+
+RATINGS: dict[str, str] = {"s": "satisfied", "b": "basic", "d": "dissatisfied"}
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp(Payload):
+    """回访: the reporter's rating of a closed case (s 满意, b 基本满意, d 不满意)."""
+
+    prefix: ClassVar[str] = "f"
+    case_id: int
+    rating: str
+
+    @classmethod
+    def of(cls, case_id: int, rating: str) -> FollowUp:
+        """From a rating's name ("satisfied") to its one-letter code on the wire."""
+        return cls(case_id, next(code for code, name in RATINGS.items() if name == rating))
+
+    @property
+    def rating_name(self) -> str:
+        return RATINGS[self.rating]
+
+    def valid(self) -> bool:
+        return self.rating in RATINGS
+
+
+@dataclass(frozen=True, slots=True)
+class Menu(Payload):
+    """A main-menu entry (also the WeChat custom menu's keys): run the command `command`."""
+
+    prefix: ClassVar[str] = "m"
+    command: str
+
+    def valid(self) -> bool:
+        return self.command.isascii() and self.command.isalpha() and len(self.command) <= 16
+
+
+@dataclass(frozen=True, slots=True)
+class Nav(Payload):
+    """A dialog's own ⬅️ back or ✖️ cancel."""
+
+    prefix: ClassVar[str] = "nav"
+    action: str
+
+    def valid(self) -> bool:
+        return self.action in ("back", "cancel")
+
+
+@dataclass(frozen=True, slots=True)
+class StepChoice(Payload):
+    """An answer to a dialog step. The nonce ties it to the question it was sent with, so a
+    button from an earlier question is recognised as stale instead of answering this one."""
+
+    prefix: ClassVar[str] = ""
+    global_action: ClassVar[bool] = False
+    nonce: int
+    value: str
+
+    def pack(self) -> str:
+        packed = f"{self.nonce}.{self.value}"
+        if len(packed.encode()) > MAX_BYTES:
+            raise ValueError(f"payload {packed[:20]}… is over {MAX_BYTES} bytes")
+        return packed
+
+
+KINDS: tuple[type[Payload], ...] = (
+    Accept,
+    Decline,
+    Progress,
+    Close,
+    Escalate,
+    Pause,
+    Supervise,
+    FollowUp,
+    Menu,
+    Nav,
+)
+_BY_PREFIX = {kind.prefix: kind for kind in KINDS}
+
+
+def parse(payload: str) -> Payload | None:
+    """The action a payload names, or None for anything we never sent (forged, truncated,
+    from an older version we no longer understand)."""
+    if not payload or len(payload.encode()) > MAX_BYTES:
+        return None
+    # A step's answer first: its value may itself hold a colon ("3.r:532801"), while no
+    # action's prefix starts with a digit.
+    nonce, dot, value = payload.partition(".")
+    if dot and nonce.isdigit():
+        if not value or len(nonce) > _MAX_ID_DIGITS:
+            return None
+        return StepChoice(int(nonce), value)
+    head, colon, rest = payload.partition(":")
+    kind = _BY_PREFIX.get(head) if colon else None
+    return kind._unpack(rest.split(":")) if kind is not None else None
