@@ -1,19 +1,25 @@
 """一码通 posters: a printable page per grid with its QR codes (PNG, A5 proportions).
 
-The QR content is given (WeChat's parametric-QR URL, the Telegram deep link); this module
-draws them with segno and lays out the page with Pillow, in the CJK font the charts use.
+`write_posters` makes one file per grid: it asks WeChat for the grid's parametric QR code
+(scene = grid code) and fills in the Telegram deep link; `render_poster` draws the codes
+with segno and lays out the page with Pillow, in the CJK font the charts use.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import segno
 from PIL import Image, ImageDraw, ImageFont
 
 from dispatch.charts import font_path
+from dispatch.queries import GridPlace
+from handlers.wechat_api import WeChatAPI, WeChatAPIError
+from locales import text
 
 # A5 is 148 x 210 mm; at 150 dpi that is 874 x 1240 pixels.
 WIDTH, HEIGHT = 874, 1240
@@ -37,7 +43,7 @@ def _sc_index() -> int:
             face = ImageFont.truetype(str(font_path()), 12, index=index)
         except OSError:
             break
-        if face.getname()[0].endswith("SC"):
+        if (face.getname()[0] or "").endswith("SC"):
             return index
     return 0
 
@@ -47,13 +53,14 @@ def _qr(content: str, size: int) -> Image.Image:
     # Error correction M survives a scuffed poster; border 2 keeps the quiet zone scannable.
     segno.make(content, error="m", micro=False).save(buffer, kind="png", scale=10, border=2)
     buffer.seek(0)
-    return Image.open(buffer).convert("RGB").resize((size, size), Image.NEAREST)
+    return Image.open(buffer).convert("RGB").resize((size, size), Image.Resampling.NEAREST)
 
 
 def _centered(draw: ImageDraw.ImageDraw, y: int, text: str, font: ImageFont.FreeTypeFont) -> int:
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     draw.text(((WIDTH - (right - left)) / 2, y), text, font=font, fill=(30, 30, 30))
-    return y + (bottom - top) + 18
+    # Pillow types the box as floats; for a FreeType font it holds whole pixels.
+    return y + int(bottom - top) + 18
 
 
 def render_poster(
@@ -101,3 +108,48 @@ def render_poster(
     out = io.BytesIO()
     page.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+class QRCodeRefused(Exception):
+    """WeChat would not make a grid's QR code (posters written before it stay)."""
+
+    def __init__(self, grid_code: str, error: WeChatAPIError) -> None:
+        super().__init__(f"{grid_code}: {error}")
+        self.grid_code = grid_code
+        self.error = error
+
+
+async def write_posters(
+    grids: Sequence[GridPlace],
+    out: Path,
+    locale: str,
+    *,
+    wechat: WeChatAPI | None,
+    telegram_link: str | None,
+) -> int:
+    """Write `out/GRID.png` for each grid, with a WeChat code if `wechat` is given and a
+    Telegram code if `telegram_link` is (a deep link with `{grid}` for the grid's code).
+    Returns how many were written; raises QRCodeRefused if WeChat refuses a code."""
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    for grid in grids:
+        codes = []
+        if wechat is not None:
+            try:
+                _, url = await wechat.create_qr_scene(grid.code)
+            except WeChatAPIError as exc:
+                raise QRCodeRefused(grid.code, exc) from exc
+            codes.append(Code(text("poster.wechat", locale), url))
+        if telegram_link is not None:
+            codes.append(
+                Code(text("poster.telegram", locale), telegram_link.format(grid=grid.code))
+            )
+        png = await asyncio.to_thread(
+            render_poster,
+            text("poster.title", locale),
+            [grid.name, grid.place],
+            codes,
+            text("poster.footer", locale, {"centre": grid.centre}),
+            [text("poster.how", locale), text("poster.urgent", locale)],
+        )
+        await asyncio.to_thread((out / f"{grid.code}.png").write_bytes, png)
+    return len(grids)

@@ -1,0 +1,94 @@
+"""`pingan jobs`: the scheduled jobs, listed or run by hand (also as if at another time)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.cli.root import fail, get_settings, main, open_database
+
+if TYPE_CHECKING:
+    from dispatch.clock import Clock
+
+
+@main.group()
+def jobs() -> None:
+    """Scheduled jobs: the sweep, follow-ups, daily reports, rankings."""
+
+
+@jobs.command("list")
+def jobs_list() -> None:
+    """The jobs, their schedule, next run and last run."""
+    from sqlalchemy import select
+
+    from bot.scheduler import next_runs
+    from bot.wallclock import SystemClock
+    from dispatch.clock import as_utc
+    from dispatch.jobs import JOBS
+    from storage.models import JobRun
+
+    settings = get_settings()
+
+    async def go() -> None:
+        async with open_database(settings) as db, db.sessions() as session:
+            last = {r.name: r for r in (await session.scalars(select(JobRun))).all()}
+        upcoming = next_runs(settings.zone, SystemClock().now())
+        for name, job in JOBS.items():
+            kind, spec = job.trigger
+            every = ", ".join(f"{k}={v}" for k, v in spec.items())
+            nxt = upcoming[name]
+            ran = last.get(name)
+            click.echo(f"{name:<9} {kind} {every}")
+            click.echo(f"          {job.description}")
+            click.echo(
+                f"          next: {nxt.astimezone(settings.zone):%Y-%m-%d %H:%M:%S %Z}"
+                if nxt
+                else "          next: -"
+            )
+            if ran is not None:
+                at = as_utc(ran.last_run_at).astimezone(settings.zone)
+                click.echo(f"          last: {at:%Y-%m-%d %H:%M:%S} — {ran.last_result}")
+            else:
+                click.echo("          last: never")
+
+    asyncio.run(go())
+
+
+@jobs.command("run")
+@click.argument("name")
+@click.option(
+    "--at", "at", default=None, help="Run as if the clock read this ISO time (local if no zone)."
+)
+def jobs_run(name: str, at: str | None) -> None:
+    """Run one job now, or as if the clock read --at."""
+    from datetime import datetime
+
+    from bot.wallclock import SystemClock
+    from dispatch.clock import FrozenClock
+    from dispatch.jobs import JOBS, JobContext, run_job
+    from dispatch.policy import default_policy
+
+    if name not in JOBS:
+        fail(f"unknown job {name!r}; one of: {', '.join(JOBS)}", 2)
+    settings = get_settings()
+    clock: Clock = SystemClock()
+    if at is not None:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            fail(
+                f"--at {at!r} is not an ISO time like 2026-12-01T09:00 or 2026-12-01T09:00+08:00", 2
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=settings.zone)
+        clock = FrozenClock(moment)
+
+    async def go() -> str:
+        async with open_database(settings) as db:
+            ctx = JobContext(db.sessions, clock, settings.zone, default_policy())
+            return await run_job(name, ctx)
+
+    when = clock.now().astimezone(settings.zone)
+    click.echo(f"{name} at {when:%Y-%m-%d %H:%M:%S %Z}: {asyncio.run(go())}")
