@@ -243,7 +243,7 @@ def run() -> None:
 def chat(user: str) -> None:
     """Talk to the bot in this terminal (no token needed)."""
     from bot.app import build
-    from dialogs.engine import handle
+    from dialogs.router import handle
     from handlers.console import ConsoleChannel, read_lines
     from handlers.sender import OutboxSender, RateLimiter
     from storage.models import Identity

@@ -12,17 +12,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dialogs.base import (
+from dialogs.base import Outcome, Retry, Turn
+from dialogs.steps import (
     FINISH,
     NAV_ROW,
     Choice,
     ChoiceStep,
     Dialog,
-    Outcome,
-    Retry,
     Step,
     TextStep,
-    Turn,
     choice_rows,
     matched_choice,
 )
@@ -52,7 +50,7 @@ def _after(data: dict[str, Any], step: str) -> str:
 
 
 def _is_staff(data: dict[str, Any]) -> bool:
-    return data.get("source", "citizen") != "citizen"
+    return bool(data.get("source", "citizen") != "citizen")
 
 
 def _place_step(data: dict[str, Any]) -> str:
