@@ -210,7 +210,8 @@ async def _global_button(turn: Turn, state: DialogState | None, payload: str) ->
 
 
 async def _no_dialog(turn: Turn) -> None:
-    """A message outside any dialog: a description starts a report; anything else gets the menu."""
+    """A message outside any dialog: staff's 接单/退回 answer their latest offer; eight or more
+    characters are a description and start a report; anything else gets the menu."""
     inbound = turn.inbound
     text = inbound.text.strip() if inbound.kind == "text" else ""
     word = text.strip("。.!！").lower()
