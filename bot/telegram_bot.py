@@ -10,7 +10,7 @@ from aiogram.methods.base import Response
 from aiogram.types import BotCommand
 
 from dialogs.base import Services
-from dialogs.engine import handle
+from dialogs.router import handle
 from dispatch.messages import Inbound
 from handlers import telegram
 from locales import text

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.app import App
-from dialogs.engine import handle
+from dialogs.router import handle
 from dispatch import outbox
 from dispatch.messages import Inbound, Reply
 from handlers.sender import OutboxSender

@@ -1,13 +1,10 @@
-"""The pieces every dialog is built from: a Turn (one handled message), Steps, Dialogs.
-
-A step is named after what the person is asked for. `ask` renders the question;
-`answer` validates what came back and says where to go: the next step's name, `Retry`
-(with a short explanation, then the same question again) or `FINISH`.
+"""What every part of the dialogs works with: the long-lived Services, one handled message
+(a Turn), the Answer sent back, and a step's Retry (the steps themselves: dialogs/steps.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,9 +18,6 @@ from dispatch.policy import Policy, default_policy
 from locales import text as render_text
 from storage.database import Sessions
 from storage.models import Identity, Person
-
-FINISH = "__finish__"
-NAV_ROW = (Button("button.back", "nav:back"), Button("button.cancel", "nav:cancel"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,175 +77,3 @@ class Turn:
     def words(self, key: str) -> str:
         """A message as the person reads it (to match typed answers against button labels)."""
         return render_text(key, self.locale)
-
-
-class Step:
-    name: str = ""
-
-    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        raise NotImplementedError
-
-    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
-        raise NotImplementedError
-
-
-def choice_payload(nonce: int, value: str) -> str:
-    # The nonce ties a button to the question it was sent with (Telegram allows 64 bytes).
-    return f"{nonce}.{value}"
-
-
-def parse_choice(payload: str) -> tuple[int, str] | None:
-    nonce, _, value = payload.partition(".")
-    if not value or not nonce.isdigit():
-        return None
-    return int(nonce), value
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    value: str
-    label_key: str
-    label_params: dict[str, Any] = field(default_factory=dict)
-    kind: str = "choice"
-
-
-def choice_rows(nonce: int, choices: Sequence[Choice], per_row: int) -> list[tuple[Button, ...]]:
-    buttons = [
-        Button(c.label_key, choice_payload(nonce, c.value), c.kind, c.label_params)  # type: ignore[arg-type]
-        for c in choices
-    ]
-    return [tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
-
-
-def matched_choice(
-    turn: Turn, inbound: Inbound, choices: Sequence[Choice], nonce_ok: bool
-) -> Choice | None:
-    """A choice by button, by its number ("1"), or by its words ("确认")."""
-    if inbound.kind == "choice" and inbound.choice is not None and nonce_ok:
-        parsed = parse_choice(inbound.choice)
-        value = parsed[1] if parsed else inbound.choice
-        return next((c for c in choices if c.value == value), None)
-    if inbound.kind != "text":
-        return None
-    typed = inbound.text.strip().strip("。.!！").lower()
-    # Numbers count the plain choices only: a location or contact request is a phone's
-    # button, never offered as a number (WeChat shows the rest as "回复 1 …, 2 …").
-    numbered = [c for c in choices if c.kind == "choice"]
-    if typed.isdigit() and 1 <= int(typed) <= len(numbered):
-        return numbered[int(typed) - 1]
-    for c in choices:
-        label = render_text(c.label_key, turn.locale, c.label_params).lower()
-        # Labels may carry an emoji; compare the words.
-        if typed and (typed == label or typed == label.split(" ", 1)[-1].strip()):
-            return c
-    return None
-
-
-ChoiceHandler = Callable[[Turn, dict[str, Any], str], Awaitable[Outcome]]
-TextHandler = Callable[[Turn, dict[str, Any], str], Awaitable[Outcome]]
-ChoicesFn = Callable[[Turn, dict[str, Any]], Awaitable[list[Choice]]]
-
-
-class ChoiceStep(Step):
-    """A question answered by tapping a button (or typing its number or words)."""
-
-    def __init__(
-        self,
-        name: str,
-        prompt: str,
-        choices: Sequence[Choice] | ChoicesFn,
-        on_choice: ChoiceHandler,
-        *,
-        per_row: int = 2,
-        params: Callable[[Turn, dict[str, Any]], Awaitable[dict[str, Any]]] | None = None,
-        nav: bool = True,
-    ) -> None:
-        self.name = name
-        self.prompt = prompt
-        self._choices = choices
-        self.on_choice = on_choice
-        self.per_row = per_row
-        self._params = params
-        self.nav = nav
-
-    async def choices(self, turn: Turn, data: dict[str, Any]) -> list[Choice]:
-        if callable(self._choices):
-            return await self._choices(turn, data)
-        return list(self._choices)
-
-    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        rows = choice_rows(nonce, await self.choices(turn, data), self.per_row)
-        if self.nav:
-            rows.append(NAV_ROW)
-        params = await self._params(turn, data) if self._params else {}
-        return Reply(self.prompt, params, tuple(rows))
-
-    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
-        picked = matched_choice(turn, inbound, await self.choices(turn, data), nonce_ok=True)
-        if picked is None:
-            return Retry("input.pick_a_button")
-        return await self.on_choice(turn, data, picked.value)
-
-
-class TextStep(Step):
-    """A question answered in words, with length limits and optional shortcut buttons."""
-
-    def __init__(
-        self,
-        name: str,
-        prompt: str,
-        on_text: TextHandler,
-        *,
-        min_len: int = 1,
-        max_len: int = 500,
-        shortcuts: Sequence[Choice] = (),
-        on_choice: ChoiceHandler | None = None,
-        nav: bool = True,
-    ) -> None:
-        self.name = name
-        self.prompt = prompt
-        self.on_text = on_text
-        self.min_len = min_len
-        self.max_len = max_len
-        self.shortcuts = tuple(shortcuts)
-        self.on_choice = on_choice
-        self.nav = nav
-
-    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        rows = choice_rows(nonce, self.shortcuts, 2)
-        if self.nav:
-            rows.append(NAV_ROW)
-        return Reply(self.prompt, {"max": self.max_len}, tuple(rows))
-
-    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
-        if self.shortcuts and self.on_choice is not None:
-            picked = matched_choice(turn, inbound, self.shortcuts, nonce_ok=True)
-            if picked is not None:
-                return await self.on_choice(turn, data, picked.value)
-        if inbound.kind != "text":
-            return Retry("input.expected_text")
-        value = inbound.text.strip()
-        if not value:
-            return Retry("input.empty")
-        if len(value) > self.max_len:
-            return Retry("input.too_long", {"max": self.max_len, "got": len(value)})
-        if len(value) < self.min_len:
-            return Retry("input.too_short", {"min": self.min_len})
-        return await self.on_text(turn, data, value)
-
-
-@dataclass(slots=True)
-class Dialog:
-    name: str
-    steps: dict[str, Step]
-    first: str
-    finish: Callable[[Turn, dict[str, Any]], Awaitable[None]]
-
-    @classmethod
-    def of(
-        cls,
-        name: str,
-        steps: Sequence[Step],
-        finish: Callable[[Turn, dict[str, Any]], Awaitable[None]],
-    ) -> Dialog:
-        return cls(name, {s.name: s for s in steps}, steps[0].name, finish)

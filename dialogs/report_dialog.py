@@ -2,8 +2,10 @@
 
 Citizen: describe → confirm_category (or pick_category) → location → region →
 people_count → danger → photos → contact → confirm.
-Staff (grid worker, department staff): describe → confirm_category → region (skipped when
-their profile names a grid) → parties → people_count → danger → on_spot → photos → confirm.
+Staff (every role but citizen; reports by anyone but department staff count as a grid
+worker's): describe → confirm_category → region (skipped when their profile names a grid)
+→ parties → people_count → danger → on_spot (→ on_spot_summary when resolved there) →
+photos → confirm.
 A chat begun from a grid's QR code (/start g_<grid>) skips location and region.
 """
 
@@ -12,17 +14,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dialogs.base import (
+from dialogs.base import Outcome, Retry, Turn
+from dialogs.roles import is_staff
+from dialogs.steps import (
     FINISH,
     NAV_ROW,
     Choice,
     ChoiceStep,
     Dialog,
-    Outcome,
-    Retry,
     Step,
     TextStep,
-    Turn,
     choice_rows,
     matched_choice,
 )
@@ -52,7 +53,7 @@ def _after(data: dict[str, Any], step: str) -> str:
 
 
 def _is_staff(data: dict[str, Any]) -> bool:
-    return data.get("source", "citizen") != "citizen"
+    return bool(data.get("source", "citizen") != "citizen")
 
 
 def _place_step(data: dict[str, Any]) -> str:
@@ -532,7 +533,7 @@ STAFF_REPORT = Dialog.of(
 async def report_start_data(turn: Turn, grid: Region | None) -> tuple[str, dict[str, Any], str]:
     """Which report dialog a person gets, its starting data, and its first step."""
     person = turn.person
-    if person.role == "citizen":
+    if not is_staff(person):
         data: dict[str, Any] = {"source": "citizen"}
         if grid is not None:
             data["region_code"] = grid.code

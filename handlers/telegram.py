@@ -31,6 +31,7 @@ from aiogram.types import (
 
 from dialogs.base import Answer
 from dispatch.messages import Inbound, Location, Reply
+from dispatch.payloads import Nav, parse
 from handlers.sender import DeliveryBlocked, DeliveryFailed, DeliveryRetry
 from locales import text as render
 
@@ -96,7 +97,7 @@ def render_markup(reply: Reply, locale: str) -> Markup:
                     request_contact=b.kind == "contact" or None,
                 )
                 for b in row
-                if not b.payload.startswith("nav:")
+                if not isinstance(parse(b.payload), Nav)
             ]
             for row in reply.buttons
         ]

@@ -45,6 +45,7 @@ from wechatpy.utils import check_signature
 from dialogs.base import Answer
 from dispatch.clock import Clock
 from dispatch.messages import Inbound, Location, Reply
+from dispatch.payloads import parse
 from handlers.wechat_api import split_utf8
 from handlers.wechat_transport import numbered_choices
 from locales import text as render
@@ -68,11 +69,6 @@ MAX_MEDIA_ID = 128
 MAX_KEY = 128  # inbound_seen.key
 MAX_REMEMBERED = 10_000
 REMEMBER_FOR = timedelta(minutes=30)
-# Payload kinds that work outside dialogs (dialogs.engine._global_button); a number meaning
-# one of these is sent as the button itself. "nav" is included because numbered_choices
-# numbers a step's back/cancel buttons after its choices, and a dialog step reads only the
-# numbers of its own choices.
-GLOBAL_PAYLOADS = ("m:", "a:", "d:", "p:", "c:", "e:", "z:", "s:", "f:", "nav:")
 # Events that are not someone talking to us: answered "success", nothing handled.
 SILENT_EVENTS = frozenset(
     {
@@ -444,8 +440,8 @@ class WeChatCallback:
                 pending.passive.set_result(passive)
             if later:
                 await self.send_later(openid, later, answer.locale)
-            # Notices parked outside the 48-hour window are released by the dialogs engine
-            # in the same unit of work as this message (dialogs.engine.handle).
+            # Notices parked outside the 48-hour window are released by the dialogs router
+            # in the same unit of work as this message (dialogs.router.handle).
         except Exception:
             log.exception("failed to answer a wechat message")
         finally:
@@ -502,8 +498,13 @@ class WeChatCallback:
         if not 0 <= index < len(numbers.payloads):
             return inbound
         payload = numbers.payloads[index]
-        if not payload.startswith(GLOBAL_PAYLOADS):
-            return inbound  # a dialog's own choice: the dialog reads the number
+        # A number meaning an action that works anywhere (payloads.global_action: menu,
+        # case buttons, and a step's back/cancel, which numbered_choices numbers after the
+        # step's own choices) is sent as the button itself; a step's own choice is not, as
+        # the dialog reads the numbers of its choices.
+        action = parse(payload)
+        if action is None or not action.global_action:
+            return inbound
         return Inbound(
             channel=inbound.channel,
             user_ref=inbound.user_ref,

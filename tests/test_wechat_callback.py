@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from wechatpy.crypto import WeChatCrypto
 
 from dialogs.base import Answer, Services
-from dialogs.engine import handle as engine_handle
+from dialogs.router import handle as engine_handle
 from dispatch.clock import FrozenClock
 from dispatch.messages import Inbound, Reply
 from handlers.wechat import MAX_PASSIVE_BYTES, WeChatCallback, clean_text

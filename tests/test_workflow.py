@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import func, select
 
 from dialogs.base import Services
-from dialogs.engine import handle
+from dialogs.router import handle
 from dispatch.messages import Inbound
 from dispatch.workflow import TRANSITIONS, mermaid
 from storage.models import Case, CaseEvent, CaseOffer, OutboxMessage

@@ -1,22 +1,12 @@
-"""Dialogs of the people handling a case: decline with a reason, record progress,
-close with an outcome, escalate a level up."""
+"""Dialogs of the person handling a case: decline an offer with a reason, record progress,
+close with an outcome, escalate a level up, pause the clock while waiting for a party."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dialogs.base import (
-    FINISH,
-    NAV_ROW,
-    Choice,
-    ChoiceStep,
-    Dialog,
-    Outcome,
-    Retry,
-    Step,
-    TextStep,
-    Turn,
-)
+from dialogs.base import Outcome, Retry, Turn
+from dialogs.steps import FINISH, NAV_ROW, Choice, ChoiceStep, Dialog, Step, TextStep
 from dispatch import cases
 from dispatch.cases import AGREEMENTS, handler_buttons, t
 from dispatch.messages import Inbound, Reply
@@ -226,23 +216,28 @@ ESCALATE = Dialog.of(
 )
 
 
-# one-question dialogs for commands given without their argument ---------------------------
+# pause ----------------------------------------------------------------------------------
 
 
-class ArgumentStep(Step):
-    """Asks for the argument a command needs (a case number, a binding code)."""
+async def _pause_reason(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
+    data["reason"] = text
+    return FINISH
 
-    def __init__(self, name: str, prompt: str) -> None:
-        self.name = name
-        self.prompt = prompt
 
-    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        return Reply(self.prompt, {}, (NAV_ROW,))
+async def _paused(turn: Turn, data: dict[str, Any]) -> None:
+    try:
+        case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
+        await cases.pause(
+            turn.session, turn.clock, turn.services.zone, turn.person, case, data["reason"]
+        )
+    except TransitionRefused as refused:
+        turn.say(refused.reason)
+        return
+    turn.say("pause.done", number=case.number)
 
-    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
-        if inbound.kind != "text" or not inbound.text.strip():
-            return Retry("input.expected_text")
-        if len(inbound.text) > 64:
-            return Retry("input.too_long", {"max": 64, "got": len(inbound.text)})
-        data["argument"] = inbound.text.strip()
-        return FINISH
+
+PAUSE = Dialog.of(
+    "pause",
+    [TextStep("reason", "pause.ask_reason", _pause_reason, min_len=2, max_len=200)],
+    _paused,
+)

@@ -1,36 +1,13 @@
-"""Dialogs around the clock: pausing a case, answering a follow-up visit (回访)."""
+"""The follow-up visit (回访): the reporter rates a closed case, with an optional comment."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dialogs.base import FINISH, Choice, Dialog, Outcome, TextStep, Turn
+from dialogs.base import Outcome, Turn
+from dialogs.steps import FINISH, Choice, Dialog, TextStep
 from dispatch import cases
 from dispatch.workflow import TransitionRefused
-
-
-async def _pause_reason(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
-    data["reason"] = text
-    return FINISH
-
-
-async def _paused(turn: Turn, data: dict[str, Any]) -> None:
-    try:
-        case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
-        await cases.pause(
-            turn.session, turn.clock, turn.services.zone, turn.person, case, data["reason"]
-        )
-    except TransitionRefused as refused:
-        turn.say(refused.reason)
-        return
-    turn.say("pause.done", number=case.number)
-
-
-PAUSE = Dialog.of(
-    "pause",
-    [TextStep("reason", "pause.ask_reason", _pause_reason, min_len=2, max_len=200)],
-    _paused,
-)
 
 
 async def _comment(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
