@@ -29,11 +29,21 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Annotated, Any, Final, Protocol
 
 import jieba
-import yaml
+from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator
+from pydantic_core import PydanticUseDefault
 
+from dispatch.datafile import (
+    DataFileError,
+    DataModel,
+    errors_at,
+    located,
+    parse_model,
+    read_text,
+    validate,
+)
 from dispatch.vocab import CATEGORIES, RISKS
 
 __all__ = ["Classification", "Classifier", "JiebaSegmenter", "Segmenter"]
@@ -94,8 +104,7 @@ class JiebaSegmenter:
         """`words`: extra words to cut out whole; by default those of the default rules."""
         logging.getLogger("jieba").setLevel(logging.WARNING)
         if words is None:
-            with DEFAULT_RULES.open(encoding="utf-8") as handle:
-                words = _rule_words(_mapping(yaml.safe_load(handle), str(DEFAULT_RULES)))
+            words = _read_rules(DEFAULT_RULES).words()
         path = DEFAULT_USERDICT if userdict is None else userdict
         lines = path.read_bytes().splitlines()
         known = {line.split()[0] for line in lines if line.strip()}
@@ -112,7 +121,8 @@ class JiebaSegmenter:
         # Search mode also yields the dictionary words inside a compound ("月工资" gives "工资"
         # too, "县医院" gives "医院"), so keywords are not lost to coarse segmentation. HMM off:
         # unknown stretches fall apart into characters, which is all keyword matching needs.
-        return self._tokenizer.lcut_for_search(text, HMM=False)
+        words: list[str] = self._tokenizer.lcut_for_search(text, HMM=False)
+        return words
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,95 +183,175 @@ def _cn_number(numeral: str) -> int:
     return total + current
 
 
-def _number(value: object, default: float, where: str) -> float:
+def _none_is_default(value: object) -> object:
+    """An empty key (``risk:`` with nothing after it) means its default."""
     if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where}: expected a number, got {value!r}")
-    return float(value)
-
-
-def _mapping(value: object, where: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{where}: expected a mapping, got {type(value).__name__}")
+        raise PydanticUseDefault()
     return value
 
 
-def _strings(value: object, where: str) -> list[str]:
-    if value is None:
-        return []
+def _none_is_empty(value: object) -> object:
+    """A category with nothing under it has no cues (a default only applies to a key)."""
+    return {} if value is None else value
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _weight(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("weight must be a number")
+    return float(value)
+
+
+def _word(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("keys must be non-empty strings")
+    return value
+
+
+def _strings(value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError(f"{where}: expected a list of strings")
-    return [_normalise(item) for item in value if item.strip()]
+        raise ValueError("expected a list of strings")
+    return tuple(value)
 
 
-def _weights(value: object, where: str) -> dict[str, float]:
-    weights: dict[str, float] = {}
-    for word, weight in _mapping(value, where).items():
-        if not isinstance(word, str) or not word.strip():
-            raise ValueError(f"{where}: keys must be non-empty strings")
-        if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise ValueError(f"{where}.{word}: weight must be a number")
-        weights[_normalise(word)] = float(weight)
-    return weights
+# A phrase or risk cue of one character would match inside far too many words.
 
 
-def _rule_words(rules: Mapping[str, Any]) -> list[str]:
-    """Every keyword and negative cue of the rules: the words the segmenter must know."""
-    words: list[str] = []
-    categories = rules.get("categories")
-    if isinstance(categories, Mapping):
-        for section in categories.values():
-            if isinstance(section, Mapping):
-                for key in ("keywords", "negative"):
-                    entries = section.get(key)
-                    if isinstance(entries, Mapping):
-                        words.extend(_normalise(str(word)) for word in entries)
-    return words
+def _phrases_of_two(phrases: dict[str, float]) -> dict[str, float]:
+    short = [((p,), "phrases need 2+ characters", w) for p, w in phrases.items() if _short(p)]
+    if short:
+        raise errors_at(short)
+    return phrases
+
+
+def _cues_of_two(cues: tuple[str, ...]) -> tuple[str, ...]:
+    short = [((i,), "risk cues need 2+ characters", c) for i, c in enumerate(cues) if _short(c)]
+    if short:
+        raise errors_at(short)
+    return cues
+
+
+def _short(text: str) -> bool:
+    return 0 < len(_normalise(text)) < 2
+
+
+Number = Annotated[float, PlainValidator(_number), BeforeValidator(_none_is_default)]
+Word = Annotated[str, PlainValidator(_word)]
+Weights = Annotated[
+    dict[Word, Annotated[float, PlainValidator(_weight)]], BeforeValidator(_none_is_default)
+]
+Strings = Annotated[tuple[str, ...], PlainValidator(_strings), BeforeValidator(_none_is_default)]
+
+
+class _CategoryCues(DataModel):
+    keywords: Weights = Field(default_factory=dict)
+    phrases: Annotated[Weights, AfterValidator(_phrases_of_two)] = Field(default_factory=dict)
+    negative: Weights = Field(default_factory=dict)
+
+
+class _GroupSize(DataModel):
+    """Head counts ("二十余名农民工") from which a report is significant, or major."""
+
+    significant: Number = 10
+    major: Number = 20
+
+
+class _RiskCues(DataModel):
+    significant: Annotated[Strings, AfterValidator(_cues_of_two)] = ()
+    major: Annotated[Strings, AfterValidator(_cues_of_two)] = ()
+
+
+def _category(value: object) -> str:
+    if value not in CATEGORIES:
+        raise ValueError(f"unknown category (known: {', '.join(CATEGORIES)})")
+    assert isinstance(value, str)
+    return value
+
+
+class ClassifierRules(DataModel):
+    """The rules file (``dispatch/data/classifier.yaml``), validated; compiled by
+    :class:`Classifier`."""
+
+    threshold: Number = 0.5
+    min_score: Number = 1.0
+    smoothing: Number = 1.0
+    group_size: Annotated[_GroupSize, BeforeValidator(_none_is_default)] = _GroupSize()
+    negations: Strings = ()
+    # Everyday phrases that contain a risk cue but mean nothing of the kind ("打我电话").
+    benign: Strings = ()
+    categories: Annotated[
+        dict[
+            Annotated[str, PlainValidator(_category)],
+            Annotated[_CategoryCues, BeforeValidator(_none_is_empty)],
+        ],
+        BeforeValidator(_none_is_default),
+    ] = Field(default_factory=dict)
+    risk: Annotated[_RiskCues, BeforeValidator(_none_is_default)] = _RiskCues()
+
+    @classmethod
+    def of(cls, document: object) -> ClassifierRules:
+        """A parsed document (None: an empty file); problems raise :class:`DataFileError`."""
+        model, found = validate(cls, {} if document is None else document)
+        if model is None:
+            raise DataFileError(located(cls, found))
+        return model
+
+    def words(self) -> list[str]:
+        """Every keyword and negative cue: the words the segmenter must know."""
+        return [
+            _normalise(word)
+            for cues in self.categories.values()
+            for word in (*cues.keywords, *cues.negative)
+        ]
+
+
+def _read_rules(path: Path) -> ClassifierRules:
+    text = read_text(path)
+    return parse_model(ClassifierRules, text if text.strip() else "{}", str(path))
+
+
+def _normalised(words: tuple[str, ...]) -> list[str]:
+    return [_normalise(word) for word in words if word.strip()]
+
+
+def _normalised_weights(weights: dict[str, float]) -> dict[str, float]:
+    """Words that normalise alike ("ＡＢ", "ab") are one entry: the last one written."""
+    return {_normalise(word): weight for word, weight in weights.items()}
 
 
 class Classifier:
     """Scores reports against compiled rules. Build one with :meth:`load` and share it."""
 
-    def __init__(self, rules: Mapping[str, Any], segmenter: Segmenter) -> None:
-        """Compile ``rules`` (the parsed YAML document); raises ``ValueError`` if malformed."""
+    def __init__(self, rules: Mapping[str, Any] | ClassifierRules, segmenter: Segmenter) -> None:
+        """Compile ``rules`` (validated, or the parsed YAML document); raises ``ValueError``
+        (:class:`DataFileError`) if malformed."""
+        if not isinstance(rules, ClassifierRules):
+            rules = ClassifierRules.of(rules)
         self._segmenter = segmenter
-        self._threshold = _number(rules.get("threshold"), 0.5, "threshold")
-        self._min_score = _number(rules.get("min_score"), 1.0, "min_score")
-        self._smoothing = _number(rules.get("smoothing"), 1.0, "smoothing")
-        group = _mapping(rules.get("group_size"), "group_size")
-        self._group_significant = _number(group.get("significant"), 10, "group_size.significant")
-        self._group_major = _number(group.get("major"), 20, "group_size.major")
-        self._negations = tuple(
-            sorted(set(_strings(rules.get("negations"), "negations")), key=len, reverse=True)
-        )
-        # Everyday phrases that contain a risk cue but mean nothing of the kind ("打我电话").
-        self._benign = tuple(_normalise(p) for p in _strings(rules.get("benign", []), "benign"))
-
-        categories = _mapping(rules.get("categories"), "categories")
-        unknown = set(categories) - set(CATEGORIES)
-        if unknown:
-            raise ValueError(f"categories: unknown codes {sorted(unknown)}")
+        self._threshold = rules.threshold
+        self._min_score = rules.min_score
+        self._smoothing = rules.smoothing
+        self._group_significant = rules.group_size.significant
+        self._group_major = rules.group_size.major
+        self._negations = tuple(sorted(set(_normalised(rules.negations)), key=len, reverse=True))
+        self._benign = tuple(_normalised(rules.benign))
 
         tokens: dict[str, dict[int, float]] = {}
         phrases: dict[str, dict[int, float]] = {}
         for index, code in enumerate(CATEGORIES):
-            section = _mapping(categories.get(code), f"categories.{code}")
-            extra = set(section) - {"keywords", "phrases", "negative"}
-            if extra:
-                raise ValueError(f"categories.{code}: unknown keys {sorted(extra)}")
-            where = f"categories.{code}"
-            for word, weight in _weights(section.get("keywords"), f"{where}.keywords").items():
+            cues = rules.categories.get(code) or _CategoryCues()
+            for word, weight in _normalised_weights(cues.keywords).items():
                 tokens.setdefault(word, {}).setdefault(index, 0.0)
                 tokens[word][index] += weight
-            for word, weight in _weights(section.get("negative"), f"{where}.negative").items():
+            for word, weight in _normalised_weights(cues.negative).items():
                 tokens.setdefault(word, {}).setdefault(index, 0.0)
                 tokens[word][index] -= abs(weight)
-            for phrase, weight in _weights(section.get("phrases"), f"{where}.phrases").items():
-                if len(phrase) < 2:
-                    raise ValueError(f"{where}.phrases.{phrase}: phrases need 2+ characters")
+            for phrase, weight in _normalised_weights(cues.phrases).items():
                 phrases.setdefault(phrase, {}).setdefault(index, 0.0)
                 phrases[phrase][index] += weight
 
@@ -269,14 +359,8 @@ class Classifier:
             word: tuple(hits.items()) for word, hits in tokens.items()
         }
         patterns = [_Pattern(phrase, None, tuple(hits.items())) for phrase, hits in phrases.items()]
-        risk = _mapping(rules.get("risk"), "risk")
-        extra_levels = set(risk) - {SIGNIFICANT, MAJOR}
-        if extra_levels:
-            raise ValueError(f"risk: unknown levels {sorted(extra_levels)}")
         for level in (MAJOR, SIGNIFICANT):
-            for cue in _strings(risk.get(level), f"risk.{level}"):
-                if len(cue) < 2:
-                    raise ValueError(f"risk.{level}.{cue}: risk cues need 2+ characters")
+            for cue in _normalised(getattr(rules.risk, level)):
                 patterns.append(_Pattern(cue, level, ()))
         # Longest patterns first within a bucket, so reported cues prefer the longer match.
         self._patterns: dict[str, list[_Pattern]] = {}
@@ -291,13 +375,8 @@ class Classifier:
         built, which takes most of the start-up time.
         """
         path = DEFAULT_RULES if rules is None else rules
-        with path.open(encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
-        try:
-            mapping = _mapping(document, str(path))
-            return cls(mapping, segmenter or JiebaSegmenter(words=_rule_words(mapping)))
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from exc
+        compiled = _read_rules(path)
+        return cls(compiled, segmenter or JiebaSegmenter(words=compiled.words()))
 
     def classify(self, text: str) -> Classification:
         """Category, confidence and risk of one report. Never raises."""

@@ -10,13 +10,27 @@ in one pass.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Annotated, Any, ClassVar, Final
 
 import yaml
+from pydantic import BeforeValidator, PlainValidator
 
+from dispatch.datafile import (
+    DataFileError,
+    DataModel,
+    Loc,
+    Problem,
+    located,
+    path_of,
+    read_text,
+    read_yaml,
+    type_name,
+    validate,
+    yaml_problem,
+)
 from dispatch.vocab import CATEGORIES, LEVELS, UNIT_KINDS
 
 DEMO_ORG_PATH: Final = Path(__file__).parent / "data" / "demo_org.yaml"
@@ -24,13 +38,6 @@ DEMO_ORG_PATH: Final = Path(__file__).parent / "data" / "demo_org.yaml"
 CODE_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,40}")
 MAX_NAME: Final = 60
 ALL: Final = "all"
-
-_T = TypeVar("_T")
-
-_TOP_KEYS: Final = ("regions", "units")
-_REGION_KEYS: Final = ("code", "name", "level", "children")
-_REGION_REQUIRED: Final = ("code", "name", "level")
-_UNIT_KEYS: Final = ("code", "name", "kind", "region", "categories")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,297 +63,253 @@ class OrgFile:
     units: tuple[UnitSpec, ...]
 
 
-class OrgFileError(Exception):
+class OrgFileError(DataFileError):
     """The file is unusable; ``errors`` lists every problem as ``"path: message"``."""
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
 
 
 def load_org_file(path: Path) -> OrgFile:
     """Read and parse an organisation file; any problem raises :class:`OrgFileError`."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise OrgFileError([f"{path}: cannot read file: {exc.strerror or exc}"]) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise OrgFileError(
-            [f"{path}: not UTF-8 text (invalid byte at offset {exc.start})"]
-        ) from None
+        text = read_text(path)
+    except DataFileError as exc:
+        raise OrgFileError(exc.errors) from None
     return parse_org_text(text)
 
 
 def parse_org_text(text: str) -> OrgFile:
-    """Parse and validate an organisation file's text; any problem raises :class:`OrgFileError`."""
+    """Parse and validate an organisation file's text; any problem raises :class:`OrgFileError`.
+
+    Outcomes: the file as an :class:`OrgFile`; or every problem at once, repeated YAML keys
+    first, then the rest in file order; or a YAML syntax error alone.
+    """
     try:
-        duplicates = _duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
-        doc = yaml.safe_load(text)
+        document = read_yaml(text)
     except yaml.YAMLError as exc:
-        raise OrgFileError([_yaml_error(exc, text)]) from None
-    return _Checker(duplicates).check(doc)
-
-
-def _duplicate_keys(root: yaml.Node | None) -> list[str]:
-    """Repeated mapping keys, which YAML loaders otherwise resolve silently (last one wins)."""
-    found: list[tuple[int, int, str]] = []
-    stack, visited = [root], set()
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in visited:  # aliases can share (or loop back to) nodes
-            continue
-        visited.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            keys: set[str] = set()
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in keys:
-                        found.append((key.start_mark.line, key.start_mark.column, key.value))
-                    keys.add(key.value)
-                stack.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    return [
-        f"line {ln + 1}, column {col + 1}: duplicate key {key}" for ln, col, key in sorted(found)
+        raise OrgFileError([yaml_problem(exc, text)]) from None
+    errors = [
+        f"line {d.line}, column {d.column}: duplicate key {d.key}" for d in document.duplicates
     ]
+    doc = document.data
+    if doc is None:
+        raise OrgFileError(["top level: the file is empty (expected keys regions, units)"])
+    if not isinstance(doc, dict):
+        raise OrgFileError(
+            [f"top level: expected a mapping with keys regions, units, got {type_name(doc)}"]
+        )
+    model, found = validate(_OrgDocument, doc)
+    bad = {problem.loc for problem in found}
+    found += _References(bad).check(doc)
+    errors += located(_OrgDocument, found)
+    if errors or model is None:
+        raise OrgFileError(errors)
+    return model.org_file()
 
 
-def _yaml_error(exc: yaml.YAMLError, text: str) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
-        mark = exc.problem_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    if isinstance(exc, yaml.reader.ReaderError):  # e.g. a control character in the text
-        pos = exc.position
-        line = text.count("\n", 0, pos) + 1
-        column = pos - (text.rfind("\n", 0, pos) + 1) + 1
-        return f"line {line}, column {column}: unacceptable character #x{exc.character:04x}"
-    return f"invalid YAML: {exc}"
+# -- fields -------------------------------------------------------------------------------------
 
 
-def _type_name(value: object) -> str:
-    return "nothing" if value is None else type(value).__name__
+def _code(value: object, *, allow_int: bool) -> str:
+    """A code as a string; ints are accepted where ``allow_int`` (numeric region codes)."""
+    if allow_int and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        hint = " (quote it)" if type(value) in (int, float) else ""
+        raise ValueError(f"expected a string code, got {type_name(value)}{hint}")
+    if not CODE_RE.fullmatch(value):
+        raise ValueError(f'invalid code "{value}" (use 1-40 of A-Z a-z 0-9 _ -)')
+    return value
 
 
-class _Checker:
-    """One validation pass; collects errors instead of stopping at the first."""
+def _region_code(value: object) -> str:
+    return _code(value, allow_int=True)
 
-    def __init__(self, errors: list[str]) -> None:
-        self.errors = errors
-        self.regions: list[RegionSpec] = []
-        self.region_at: dict[str, str] = {}  # code -> path, for duplicate reports
+
+def _unit_code(value: object) -> str:
+    return _code(value, allow_int=False)
+
+
+def _name(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {type_name(value)}")
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if len(value) > MAX_NAME:
+        raise ValueError(f"too long ({len(value)} characters, max {MAX_NAME})")
+    return value
+
+
+def _choice(what: str, known: tuple[str, ...]) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a {what} ({', '.join(known)}), got {type_name(value)}")
+        if value not in known:
+            raise ValueError(f'unknown {what} "{value}" (known: {", ".join(known)})')
+        return value
+
+    return check
+
+
+def _describe(value: object) -> str:
+    return "an empty list" if value == [] else type_name(value)
+
+
+def _a_list(value: object) -> object:
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {type_name(value)}")
+    return value
+
+
+def _a_non_empty_list(value: object) -> object:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"expected a non-empty list, got {_describe(value)}")
+    return value
+
+
+def _category_list(value: object) -> object:
+    if not isinstance(value, list) or not value:
+        raise ValueError(
+            f"expected a non-empty list of categories or [all], got {_describe(value)}"
+        )
+    if ALL in value and len(value) != 1:
+        raise ValueError('"all" must be the only entry')
+    return value
+
+
+RegionCode = Annotated[str, PlainValidator(_region_code)]
+UnitCode = Annotated[str, PlainValidator(_unit_code)]
+Name = Annotated[str, PlainValidator(_name)]
+Level = Annotated[str, PlainValidator(_choice("level", LEVELS))]
+Kind = Annotated[str, PlainValidator(_choice("kind", UNIT_KINDS))]
+Category = Annotated[str, PlainValidator(_choice("category", (*CATEGORIES, ALL)))]
+
+
+class _Entry(DataModel):
+    missing_message: ClassVar[str] = "required field missing"
+
+
+class _Region(_Entry):
+    code: RegionCode
+    name: Name
+    level: Level
+    children: Annotated[tuple[_Region, ...], BeforeValidator(_a_list)] = ()
+
+    def flatten(self, parent: str | None) -> Iterator[RegionSpec]:
+        """This region and everything under it, parents before children."""
+        yield RegionSpec(code=self.code, name=self.name, level=self.level, parent=parent)
+        for child in self.children:
+            yield from child.flatten(self.code)
+
+
+class _Unit(_Entry):
+    code: UnitCode
+    name: Name
+    kind: Kind
+    region: RegionCode
+    categories: Annotated[tuple[Category, ...], BeforeValidator(_category_list)]
+
+
+class _OrgDocument(DataModel):
+    regions: Annotated[list[_Region], BeforeValidator(_a_non_empty_list)]
+    units: Annotated[list[_Unit], BeforeValidator(_a_list)]
+
+    def org_file(self) -> OrgFile:
+        regions = tuple(spec for root in self.regions for spec in root.flatten(None))
+        units = tuple(
+            UnitSpec(
+                code=u.code, name=u.name, kind=u.kind, region=u.region, categories=u.categories
+            )
+            for u in self.units
+        )
+        return OrgFile(regions=regions, units=units)
+
+
+# -- references between entries -----------------------------------------------------------------
+
+
+class _References:
+    """What a model of one entry cannot see: the tree's nesting, codes used twice, and units'
+    regions. Checked on the fields that passed their own validation, so one bad field is
+    reported once and every other problem is still found."""
+
+    def __init__(self, bad: set[Loc]) -> None:
+        self.bad = bad
+        self.found: list[Problem] = []
+        self.region_at: dict[str, Loc] = {}  # code -> where first defined
         self.region_level: dict[str, str | None] = {}  # code -> level (None if invalid)
 
-    def error(self, path: str, message: str) -> None:
-        self.errors.append(f"{path}: {message}")
+    def valid(self, raw: dict[Any, Any], loc: Loc, key: str) -> bool:
+        return key in raw and (*loc, key) not in self.bad
 
-    def check(self, doc: object) -> OrgFile:
-        if doc is None:
-            raise OrgFileError(["top level: the file is empty (expected keys regions, units)"])
-        if not isinstance(doc, dict):
-            raise OrgFileError(
-                [f"top level: expected a mapping with keys regions, units, got {_type_name(doc)}"]
-            )
-        self.unknown_keys(doc, _TOP_KEYS, "")
+    def error(self, loc: Loc, message: str) -> None:
+        self.found.append(Problem(loc, message))
 
+    def check(self, doc: dict[Any, Any]) -> list[Problem]:
         regions = doc.get("regions")
-        if "regions" not in doc:
-            self.error("regions", "required key missing")
-        elif not isinstance(regions, list) or not regions:
-            self.error("regions", f"expected a non-empty list, got {_describe(regions)}")
-        else:
+        if isinstance(regions, list):
             for i, node in enumerate(regions):
-                self.region(node, f"regions[{i}]", None, None, 0)
+                self.region(node, ("regions", i), None, 0)
+        units = doc.get("units")
+        if isinstance(units, list):
+            seen: dict[str, Loc] = {}
+            for i, node in enumerate(units):
+                if isinstance(node, dict):
+                    self.unit(node, ("units", i), seen)
+        return self.found
 
-        units: list[UnitSpec] = []
-        raw_units = doc.get("units")
-        if "units" not in doc:
-            self.error("units", "required key missing")
-        elif not isinstance(raw_units, list):
-            self.error("units", f"expected a list, got {_type_name(raw_units)}")
-        else:
-            seen: dict[str, str] = {}
-            for i, node in enumerate(raw_units):
-                unit = self.unit(node, f"units[{i}]", seen)
-                if unit is not None:
-                    units.append(unit)
-
-        if self.errors:
-            raise OrgFileError(self.errors)
-        return OrgFile(regions=tuple(self.regions), units=tuple(units))
-
-    # -- pieces -------------------------------------------------------------------------------
-
-    def unknown_keys(self, node: dict[Any, Any], allowed: tuple[str, ...], path: str) -> None:
-        for key in node:
-            if key not in allowed:
-                where = f"{path}.{key}" if path else str(key)
-                self.error(where, f"unknown key (allowed: {', '.join(allowed)})")
-
-    def mapping(self, node: object, path: str, keys: tuple[str, ...]) -> dict[Any, Any] | None:
-        if not isinstance(node, dict):
-            self.error(
-                path, f"expected a mapping with keys {', '.join(keys)}, got {_type_name(node)}"
-            )
-            return None
-        return node
-
-    def field(
-        self, raw: dict[Any, Any], key: str, path: str, check: Callable[[Any, str], _T | None]
-    ) -> _T | None:
-        """``check`` the value of required field ``key``, or report it missing."""
-        if key not in raw:
-            self.error(f"{path}.{key}", "required field missing")
-            return None
-        return check(raw[key], f"{path}.{key}")
-
-    def code(self, value: object, path: str, *, allow_int: bool) -> str | None:
-        """A code as a string; ints are accepted where ``allow_int`` (numeric region codes)."""
-        if allow_int and isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            hint = " (quote it)" if type(value) in (int, float) else ""
-            self.error(path, f"expected a string code, got {_type_name(value)}{hint}")
-            return None
-        if not CODE_RE.fullmatch(value):
-            self.error(path, f'invalid code "{value}" (use 1-40 of A-Z a-z 0-9 _ -)')
-        return value
-
-    def name(self, value: object, path: str) -> str | None:
-        if not isinstance(value, str):
-            self.error(path, f"expected a string, got {_type_name(value)}")
-            return None
-        value = value.strip()
-        if not value:
-            self.error(path, "must not be empty")
-            return None
-        if len(value) > MAX_NAME:
-            self.error(path, f"too long ({len(value)} characters, max {MAX_NAME})")
-            return None
-        return value
-
-    def choice(self, value: object, path: str, what: str, known: tuple[str, ...]) -> str | None:
-        if not isinstance(value, str):
-            self.error(path, f"expected a {what} ({', '.join(known)}), got {_type_name(value)}")
-            return None
-        if value not in known:
-            self.error(path, f'unknown {what} "{value}" (known: {", ".join(known)})')
-            return None
-        return value
-
-    def region_code(self, value: object, path: str) -> str | None:
-        return self.code(value, path, allow_int=True)
-
-    def unit_code(self, value: object, path: str) -> str | None:
-        return self.code(value, path, allow_int=False)
-
-    def level(self, value: object, path: str) -> str | None:
-        return self.choice(value, path, "level", LEVELS)
-
-    def kind(self, value: object, path: str) -> str | None:
-        return self.choice(value, path, "kind", UNIT_KINDS)
-
-    def region(
-        self, node: object, path: str, parent: str | None, parent_level: str | None, depth: int
-    ) -> None:
-        raw = self.mapping(node, path, _REGION_REQUIRED)
-        if raw is None:
+    def region(self, raw: object, loc: Loc, parent_level: str | None, depth: int) -> None:
+        if not isinstance(raw, dict):
             return
         if depth >= len(LEVELS):  # only reachable with bad levels (or a looping YAML alias)
-            self.error(path, f"nested too deeply (at most {len(LEVELS)} levels)")
+            self.error(loc, f"nested too deeply (at most {len(LEVELS)} levels)")
             return
-        self.unknown_keys(raw, _REGION_KEYS, path)
-        code = self.field(raw, "code", path, self.region_code)
-        name = self.field(raw, "name", path, self.name)
-        level = self.field(raw, "level", path, self.level)
+        level: str | None = raw["level"] if self.valid(raw, loc, "level") else None
         if level is not None and parent_level is not None:
             expected = LEVELS[LEVELS.index(parent_level) + 1]
             if level != expected:
                 self.error(
-                    f"{path}.level",
+                    (*loc, "level"),
                     f"{level} cannot be a child of a {parent_level} (expected {expected})",
                 )
                 level = None
-
-        if code is not None:
+        if self.valid(raw, loc, "code"):
+            code = str(raw["code"])
             if code in self.region_at:
-                self.error(
-                    f"{path}.code",
-                    f"duplicate region code {code} (first at {self.region_at[code]})",
-                )
-                code = None
+                first = path_of(_OrgDocument, self.region_at[code])
+                self.error((*loc, "code"), f"duplicate region code {code} (first at {first})")
             else:
-                self.region_at[code] = path
+                self.region_at[code] = loc
                 self.region_level[code] = level
-        if code is not None and name is not None and level is not None:
-            self.regions.append(RegionSpec(code=code, name=name, level=level, parent=parent))
-
         children = raw.get("children", [])
         if not isinstance(children, list):
-            self.error(f"{path}.children", f"expected a list, got {_type_name(children)}")
             return
         if children and level == LEVELS[-1]:
-            self.error(f"{path}.children", f"a {level} cannot have children")
+            self.error((*loc, "children"), f"a {level} cannot have children")
             return
         for i, child in enumerate(children):
             # Children of an invalid parent are still checked, only not against its level.
-            self.region(child, f"{path}.children[{i}]", code, level, depth + 1)
+            self.region(child, (*loc, "children", i), level, depth + 1)
 
-    def unit(self, node: object, path: str, seen: dict[str, str]) -> UnitSpec | None:
-        raw = self.mapping(node, path, _UNIT_KEYS)
-        if raw is None:
-            return None
-        self.unknown_keys(raw, _UNIT_KEYS, path)
-        code = self.field(raw, "code", path, self.unit_code)
-        if code is not None:
+    def unit(self, raw: dict[Any, Any], loc: Loc, seen: dict[str, Loc]) -> None:
+        if self.valid(raw, loc, "code"):
+            code = raw["code"]
             if code in seen:
-                self.error(f"{path}.code", f"duplicate unit code {code} (first at {seen[code]})")
+                first = path_of(_OrgDocument, seen[code])
+                self.error((*loc, "code"), f"duplicate unit code {code} (first at {first})")
             else:
-                seen[code] = path
-        name = self.field(raw, "name", path, self.name)
-        kind = self.field(raw, "kind", path, self.kind)
-        region = self.field(raw, "region", path, self.unit_region)
-        categories = self.field(raw, "categories", path, self.categories)
-        if code is None or name is None or kind is None or region is None or categories is None:
-            return None
-        return UnitSpec(code=code, name=name, kind=kind, region=region, categories=categories)
-
-    def unit_region(self, value: object, path: str) -> str | None:
-        code = self.code(value, path, allow_int=True)
-        if code is None:
-            return None
-        if code not in self.region_at:
-            self.error(path, f"no region {code}")
-            return None
-        if self.region_level[code] == LEVELS[-1]:
-            self.error(path, f"region {code} is a grid; units belong at village level or above")
-            return None
-        return code
-
-    def categories(self, value: object, path: str) -> tuple[str, ...] | None:
-        if not isinstance(value, list) or not value:
-            self.error(
-                path, f"expected a non-empty list of categories or [all], got {_describe(value)}"
-            )
-            return None
-        if ALL in value:
-            if len(value) != 1:
-                self.error(path, '"all" must be the only entry')
-                return None
-            return (ALL,)
-        result: list[str] = []
-        for i, item in enumerate(value):
-            category = self.choice(item, f"{path}[{i}]", "category", CATEGORIES)
-            if category is None:
-                continue
-            if category in result:
-                self.error(f"{path}[{i}]", f'duplicate category "{category}"')
-                continue
-            result.append(category)
-        return tuple(result) if len(result) == len(value) else None
-
-
-def _describe(value: object) -> str:
-    return "an empty list" if value == [] else _type_name(value)
+                seen[code] = loc
+        if self.valid(raw, loc, "region"):
+            region = str(raw["region"])
+            if region not in self.region_at:
+                self.error((*loc, "region"), f"no region {region}")
+            elif self.region_level[region] == LEVELS[-1]:
+                self.error(
+                    (*loc, "region"),
+                    f"region {region} is a grid; units belong at village level or above",
+                )
+        if self.valid(raw, loc, "categories"):
+            listed: set[str] = set()
+            for i, category in enumerate(raw["categories"]):
+                if category in listed:
+                    self.error((*loc, "categories", i), f'duplicate category "{category}"')
+                listed.add(category)

@@ -44,13 +44,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, Final, TypeGuard
+from typing import Annotated, ClassVar, Final
 from zoneinfo import ZoneInfo
 
-import yaml
+from pydantic import AfterValidator, BeforeValidator, PlainValidator, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispatch.datafile import DataModel, errors_at, parse_model, read_text
 from dispatch.vocab import LEVELS
 from storage.models import PointsEntry, Region, Unit
 from storage.upserts import insert_ignoring_conflict
@@ -89,10 +90,6 @@ RULES: Final = (
 MAX_DEDUPE_KEY: Final = 128  # PointsEntry.dedupe_key is String(128)
 CENTER: Final = "center"
 
-_TOP_KEYS: Final = ("rules", "ranking")
-_RULE_KEYS: Final = ("points", "description")
-_RANKING_KEYS: Final = ("top", "bottom", "levels")
-_LEVEL_KEYS: Final = ("ranked", "within")
 _RULE_CODE_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
@@ -112,7 +109,7 @@ DEFAULT_LEVELS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class PointRules:
-    points: dict[str, int]  # rule code -> points, in file order
+    points: dict[str, int]  # rule code -> points, in the order of RULES
     top: int  # N for the red list
     bottom: int  # N for the black list
     descriptions: dict[str, str] = field(default_factory=dict)
@@ -126,22 +123,12 @@ class PointRules:
         ``"path: message"`` naming the offending key (``rules.overdue.points: ...``).
         """
         path = path or DEFAULT_POINTS_PATH
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except OSError as exc:
-            raise ValueError(f"{path}: cannot read file: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-        return cls.parse(text, source=str(path))
+        return cls.parse(read_text(path), source=str(path))
 
     @classmethod
     def parse(cls, text: str, *, source: str = "points rules") -> PointRules:
-        try:
-            duplicates = _duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{source}: invalid YAML: {exc}") from None
-        return _Checker(source, duplicates).check(doc)
+        """Validate a rules file's text; problems raise :class:`DataFileError` (a ValueError)."""
+        return parse_model(_PointsFile, text, source).point_rules()
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,151 +356,103 @@ def _ancestor_at(region: Region, level: str, regions: dict[str, Region]) -> Regi
 # -- the rules file -----------------------------------------------------------------------------
 
 
-def _duplicate_keys(root: yaml.Node | None) -> list[str]:
-    """Repeated mapping keys, which YAML loaders otherwise resolve silently (last one wins)."""
-    found: list[str] = []
-    stack, seen_nodes = [root], set()
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen_nodes:
-            continue
-        seen_nodes.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            keys: set[str] = set()
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    if key.value in keys:
-                        mark = key.start_mark
-                        found.append(
-                            f"line {mark.line + 1}, column {mark.column + 1}: "
-                            f"{key.value}: duplicate key"
-                        )
-                    keys.add(key.value)
-                stack.append(value)
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    return sorted(found)
+def _points(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    return value
 
 
-def _join(path: str, key: object) -> str:
-    return f"{path}.{key}" if path else str(key)
+def _description(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected non-empty text, got {value!r}")
+    return value.strip()
 
 
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _count(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"expected an integer >= 0, got {value!r}")
+    return value
 
 
-class _Checker:
-    """One validation pass over a parsed rules file; collects every problem."""
+def _level(value: object) -> str:
+    if value not in LEVELS:
+        raise ValueError(f"unknown level {value!r}")
+    assert isinstance(value, str)
+    return value
 
-    def __init__(self, source: str, errors: list[str]) -> None:
-        self.source = source
-        self.errors = list(errors)
 
-    def error(self, path: str, message: str) -> None:
-        self.errors.append(f"{path}: {message}")
+def _non_empty_list(value: object) -> object:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"expected a non-empty list, got {value!r}")
+    return value
 
-    def mapping(self, node: object, path: str, keys: tuple[str, ...]) -> dict[Any, Any] | None:
-        if not isinstance(node, dict):
-            kind = "nothing" if node is None else type(node).__name__
-            where = path or "top level"
-            self.error(where, f"expected a mapping with keys {', '.join(keys)}, got {kind}")
-            return None
-        for key in node:
-            if key not in keys:
-                self.error(_join(path, key), f"unknown key (allowed: {', '.join(keys)})")
-        for key in keys:
-            if key not in node:
-                self.error(_join(path, key), "required key missing")
-        return node
 
-    def check(self, doc: object) -> PointRules:
-        points: dict[str, int] = {}
-        descriptions: dict[str, str] = {}
-        top = bottom = 0
-        levels: list[RankedLevel] = []
-        top_level = self.mapping(doc, "", _TOP_KEYS)
-        if top_level is not None:
-            rules = top_level.get("rules")
-            if isinstance(rules, dict):
-                for code, raw in rules.items():
-                    self.rule(code, raw, points, descriptions)
-                for code in RULES:
-                    if code not in rules:
-                        self.error(f"rules.{code}", "required rule missing")
-            elif "rules" in top_level:
-                self.mapping(rules, "rules", RULES)
-            ranking = top_level.get("ranking")
-            if "ranking" in top_level and self.mapping(ranking, "ranking", _RANKING_KEYS):
-                assert isinstance(ranking, dict)
-                top = self.count(ranking, "top")
-                bottom = self.count(ranking, "bottom")
-                if "levels" in ranking:
-                    levels = self.levels(ranking["levels"])
-        if self.errors:
-            raise ValueError("\n".join(f"{self.source}: {e}" for e in self.errors))
-        return PointRules(points, top, bottom, descriptions, tuple(levels))
+class _Rule(DataModel):
+    points: Annotated[int, PlainValidator(_points)]
+    description: Annotated[str, PlainValidator(_description)]
 
-    def rule(
-        self, code: object, raw: object, points: dict[str, int], descriptions: dict[str, str]
-    ) -> None:
-        path = f"rules.{code}"
-        if not isinstance(code, str) or not _RULE_CODE_RE.fullmatch(code):
-            self.error(path, "a rule code is lower-case letters, digits and _ (at most 32)")
-            return
-        if code not in RULES:
-            self.error(path, f"unknown rule (known: {', '.join(RULES)})")
-            return
-        body = self.mapping(raw, path, _RULE_KEYS)
-        if body is None:
-            return
-        value = body.get("points")
-        if "points" in body:
-            if _is_int(value):
-                points[code] = value
-            else:
-                self.error(f"{path}.points", f"expected an integer, got {value!r}")
-        text = body.get("description")
-        if "description" in body:
-            if isinstance(text, str) and text.strip():
-                descriptions[code] = text.strip()
-            else:
-                self.error(f"{path}.description", f"expected non-empty text, got {text!r}")
 
-    def count(self, ranking: dict[Any, Any], key: str) -> int:
-        value = ranking.get(key)
-        if key not in ranking:
-            return 0
-        if not _is_int(value) or value < 0:
-            self.error(f"ranking.{key}", f"expected an integer >= 0, got {value!r}")
-            return 0
-        return int(value)
+class _RuleTable(DataModel):
+    """One entry per code of :data:`RULES`, each required (tests check the two agree)."""
 
-    def levels(self, raw: object) -> list[RankedLevel]:
-        path = _join("ranking", "levels")
-        if not isinstance(raw, list) or not raw:
-            self.error(path, f"expected a non-empty list, got {raw!r}")
-            return []
-        levels: list[RankedLevel] = []
-        for i, node in enumerate(raw):
-            where = f"{path}[{i}]"
-            body = self.mapping(node, where, _LEVEL_KEYS)
-            if body is None or any(k not in body for k in _LEVEL_KEYS):
-                continue
-            ranked, within = body["ranked"], body["within"]
-            bad = False
-            for key, value in (("ranked", ranked), ("within", within)):
-                if value not in LEVELS:
-                    self.error(f"{where}.{key}", f"unknown level {value!r}")
-                    bad = True
-            if bad:
-                continue
-            if LEVELS.index(within) >= LEVELS.index(ranked):
-                self.error(f"{where}.within", f"{within} is not above {ranked}")
-                continue
-            pair = RankedLevel(ranked=ranked, within=within)
-            if pair in levels:
-                self.error(where, f"{ranked} within {within} is listed twice")
-                continue
-            levels.append(pair)
-        return levels
+    missing_message: ClassVar[str] = "required rule missing"
+
+    accepted_on_time: _Rule
+    resolved_on_time: _Rule
+    first_mediation_success: _Rule
+    satisfied: _Rule
+    basic_satisfied: _Rule
+    overdue: _Rule
+    escalated_for_delay: _Rule
+    reopened_dissatisfied: _Rule
+
+    @classmethod
+    def unknown_key_message(cls, key: object) -> str:
+        if not isinstance(key, str) or not _RULE_CODE_RE.fullmatch(key):
+            return "a rule code is lower-case letters, digits and _ (at most 32)"
+        return f"unknown rule (known: {', '.join(RULES)})"
+
+
+class _LevelPair(DataModel):
+    ranked: Annotated[str, PlainValidator(_level)]
+    within: Annotated[str, PlainValidator(_level)]
+
+    @model_validator(mode="after")
+    def _within_is_above(self) -> _LevelPair:
+        if LEVELS.index(self.within) >= LEVELS.index(self.ranked):
+            raise errors_at([(("within",), f"{self.within} is not above {self.ranked}", self)])
+        return self
+
+
+def _no_pair_twice(pairs: list[_LevelPair]) -> list[_LevelPair]:
+    twice = [
+        ((i,), f"{pair.ranked} within {pair.within} is listed twice", pair)
+        for i, pair in enumerate(pairs)
+        if pair in pairs[:i]
+    ]
+    if twice:
+        raise errors_at(twice)
+    return pairs
+
+
+class _Ranking(DataModel):
+    top: Annotated[int, PlainValidator(_count)]
+    bottom: Annotated[int, PlainValidator(_count)]
+    levels: Annotated[
+        list[_LevelPair], BeforeValidator(_non_empty_list), AfterValidator(_no_pair_twice)
+    ]
+
+
+class _PointsFile(DataModel):
+    rules: _RuleTable
+    ranking: _Ranking
+
+    def point_rules(self) -> PointRules:
+        table = {code: getattr(self.rules, code) for code in RULES}
+        return PointRules(
+            points={code: rule.points for code, rule in table.items()},
+            top=self.ranking.top,
+            bottom=self.ranking.bottom,
+            descriptions={code: rule.description for code, rule in table.items()},
+            levels=tuple(RankedLevel(p.ranked, p.within) for p in self.ranking.levels),
+        )

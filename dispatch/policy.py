@@ -8,17 +8,18 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-import yaml
+from pydantic import BeforeValidator, Field, PlainValidator
+from pydantic_core import PydanticUseDefault
 
+from dispatch.datafile import DataFileError, DataModel, located, parse_model, read_text, validate
 from dispatch.vocab import CATEGORIES, RISKS
 from dispatch.worktime import WorkingHours, add_time
 
 DEFAULT_POLICY = (Path(__file__).parent / "data" / "sla").with_suffix(".yaml")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
-_RULE_KEYS = {"accept", "resolve", "reminders", "escalate_after", "daily_progress", "working_time"}
 
 
 @cache
@@ -28,19 +29,33 @@ def default_policy() -> Policy:
 
 
 def parse_duration(value: object, where: str) -> timedelta:
-    text = str(value).strip().replace(" ", "")
-    match = _DURATION.match(text)
-    if not text or match is None or not any(match.groups()):
-        raise ValueError(f"{where}: {value!r} is not a duration like 30m, 4h, 3d or 1d12h")
-    days, hours, minutes = (int(g) if g else 0 for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes)
+    try:
+        return _duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def parse_clock(value: object, where: str) -> time:
     try:
+        return _clock(value)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _duration(value: object) -> timedelta:
+    text = str(value).strip().replace(" ", "")
+    match = _DURATION.match(text)
+    if not text or match is None or not any(match.groups()):
+        raise ValueError(f"{value!r} is not a duration like 30m, 4h, 3d or 1d12h")
+    days, hours, minutes = (int(g) if g else 0 for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def _clock(value: object) -> time:
+    try:
         return time.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"{where}: {value!r} is not a time like 18:00") from None
+        raise ValueError(f"{value!r} is not a time like 18:00") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,81 +100,133 @@ class Policy:
 
     @classmethod
     def load(cls, path: Path | None = None) -> Policy:
+        """Read and validate a policy file (default ``dispatch/data/sla.yaml``); every problem
+        raises one :class:`DataFileError` (a ValueError), a line each, as ``"file: path:
+        message"``."""
         path = path or DEFAULT_POLICY
-        try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ValueError(f"{path}: cannot read the SLA policy: {exc}") from None
-        try:
-            return cls.parse(document)
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
+        return parse_model(_PolicyFile, read_text(path), str(path)).policy()
 
     @classmethod
     def parse(cls, document: Any) -> Policy:
-        if not isinstance(document, dict):
-            raise ValueError("top level: expected a mapping")
-        risk_section = document.get("risk")
-        if not isinstance(risk_section, dict) or set(risk_section) != set(RISKS):
-            raise ValueError(f"risk: needs exactly {', '.join(RISKS)}")
-        risk = {name: _rule(risk_section[name], None, f"risk.{name}") for name in RISKS}
-        categories: dict[str, dict[str, Rule]] = {}
-        for category, per_risk in (document.get("categories") or {}).items():
-            if category not in CATEGORIES:
-                raise ValueError(f"categories.{category}: unknown category")
-            if not isinstance(per_risk, dict) or not set(per_risk) <= set(RISKS):
-                raise ValueError(f"categories.{category}: expected risk levels as keys")
-            categories[category] = {
-                name: _rule(spec, risk[name], f"categories.{category}.{name}")
-                for name, spec in per_risk.items()
+        """An already parsed policy document; problems raise :class:`DataFileError`."""
+        model, found = validate(_PolicyFile, document)
+        if model is None:
+            raise DataFileError(located(_PolicyFile, found))
+        return model.policy()
+
+
+# -- the policy file -----------------------------------------------------------------------------
+
+
+def _reminders(value: object) -> tuple[float, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(r, int | float) and 0 < r < 1 for r in value
+    ):
+        raise ValueError("a list of fractions between 0 and 1")
+    return tuple(sorted(float(r) for r in value))
+
+
+def _quiet_hours(value: object) -> QuietHours:
+    start, _, end = str(value).partition("-")
+    return QuietHours(_clock(start), _clock(end))
+
+
+def _working_hours(value: object) -> WorkingHours:
+    return WorkingHours.parse(str(value))
+
+
+def _unset_if_empty(value: object) -> object:
+    """An empty value (``quiet_hours:`` with nothing, or "") leaves the default in place."""
+    if not value:
+        raise PydanticUseDefault()
+    return value
+
+
+def _category(value: object) -> str:
+    if value not in CATEGORIES:
+        raise ValueError(f"unknown category (known: {', '.join(CATEGORIES)})")
+    assert isinstance(value, str)
+    return value
+
+
+Duration = Annotated[timedelta, PlainValidator(_duration)]
+Clock = Annotated[time, PlainValidator(_clock)]
+Reminders = Annotated[tuple[float, ...], PlainValidator(_reminders)]
+Flag = Annotated[bool, PlainValidator(bool)]  # any value, read as true or false
+
+
+class _Rule(DataModel):
+    accept: Duration
+    resolve: Duration
+    escalate_after: Duration
+    reminders: Reminders = (0.5, 0.9)
+    daily_progress: Flag = False
+    working_time: Flag = False
+
+    def rule(self) -> Rule:
+        return Rule(**dict(self))
+
+
+class _Override(DataModel):
+    """A category's changes to a risk level's rule: only the keys given."""
+
+    accept: Duration | None = None
+    resolve: Duration | None = None
+    escalate_after: Duration | None = None
+    reminders: Reminders | None = None
+    daily_progress: Flag | None = None
+    working_time: Flag | None = None
+
+    def over(self, base: Rule) -> Rule:
+        return replace(base, **{k: v for k, v in self if v is not None})
+
+
+class _RiskRules(DataModel):
+    general: _Rule
+    significant: _Rule
+    major: _Rule
+
+
+class _RiskOverrides(DataModel):
+    general: _Override | None = None
+    significant: _Override | None = None
+    major: _Override | None = None
+
+
+class _PolicyFile(DataModel):
+    quiet_hours: Annotated[
+        QuietHours | None, PlainValidator(_quiet_hours), BeforeValidator(_unset_if_empty)
+    ] = None
+    working_hours: Annotated[
+        WorkingHours, PlainValidator(_working_hours), BeforeValidator(_unset_if_empty)
+    ] = WorkingHours()
+    followup_after: Duration = timedelta(days=3)
+    followup_expires: Duration = timedelta(days=7)
+    supervision_time: Clock = time(9, 0)
+    digest_time: Clock = time(18, 0)
+    risk: _RiskRules
+    categories: Annotated[
+        dict[Annotated[str, PlainValidator(_category)], _RiskOverrides],
+        BeforeValidator(_unset_if_empty),
+    ] = Field(default_factory=dict)
+
+    def policy(self) -> Policy:
+        risk = {name: getattr(self.risk, name).rule() for name in RISKS}
+        categories = {
+            category: {
+                name: override.over(risk[name])
+                for name in RISKS
+                if (override := getattr(overrides, name)) is not None
             }
-        quiet = None
-        if document.get("quiet_hours"):
-            start, _, end = str(document["quiet_hours"]).partition("-")
-            quiet = QuietHours(parse_clock(start, "quiet_hours"), parse_clock(end, "quiet_hours"))
-        hours = WorkingHours()
-        if document.get("working_hours"):
-            hours = WorkingHours.parse(str(document["working_hours"]))
-        return cls(
+            for category, overrides in self.categories.items()
+        }
+        return Policy(
             risk=risk,
             categories=categories,
-            quiet=quiet,
-            hours=hours,
-            followup_after=parse_duration(document.get("followup_after", "3d"), "followup_after"),
-            followup_expires=parse_duration(
-                document.get("followup_expires", "7d"), "followup_expires"
-            ),
-            supervision_time=parse_clock(
-                document.get("supervision_time", "09:00"), "supervision_time"
-            ),
-            digest_time=parse_clock(document.get("digest_time", "18:00"), "digest_time"),
+            quiet=self.quiet_hours,
+            hours=self.working_hours,
+            followup_after=self.followup_after,
+            followup_expires=self.followup_expires,
+            supervision_time=self.supervision_time,
+            digest_time=self.digest_time,
         )
-
-
-def _rule(spec: Any, base: Rule | None, where: str) -> Rule:
-    if not isinstance(spec, dict):
-        raise ValueError(f"{where}: expected a mapping")
-    unknown = set(spec) - _RULE_KEYS
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
-    values: dict[str, Any] = {}
-    for key in ("accept", "resolve", "escalate_after"):
-        if key in spec:
-            values[key] = parse_duration(spec[key], f"{where}.{key}")
-    if "reminders" in spec:
-        reminders = spec["reminders"]
-        if not isinstance(reminders, list) or not all(
-            isinstance(r, int | float) and 0 < r < 1 for r in reminders
-        ):
-            raise ValueError(f"{where}.reminders: a list of fractions between 0 and 1")
-        values["reminders"] = tuple(sorted(float(r) for r in reminders))
-    for key in ("daily_progress", "working_time"):
-        if key in spec:
-            values[key] = bool(spec[key])
-    if base is not None:
-        return replace(base, **values)
-    missing = {"accept", "resolve", "escalate_after"} - set(values)
-    if missing:
-        raise ValueError(f"{where}: missing {sorted(missing)}")
-    values.setdefault("reminders", (0.5, 0.9))
-    return Rule(**values)
