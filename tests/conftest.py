@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialogs.base import Answer, Services
-from dialogs.engine import handle
+from dialogs.router import handle
 from dispatch.classify import Classifier
 from dispatch.clock import FrozenClock
 from dispatch.messages import Inbound, Location

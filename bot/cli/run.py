@@ -40,7 +40,7 @@ def run() -> None:
 @click.option("--user", default="me", show_default=True, help="Who you are in this terminal.")
 def chat(user: str) -> None:
     """Talk to the bot in this terminal (no token needed)."""
-    from dialogs.engine import handle
+    from dialogs.router import handle
     from dispatch.queries import person_id_by_identity
     from handlers.console import ConsoleChannel, read_lines
     from handlers.sender import OutboxSender, RateLimiter
