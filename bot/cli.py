@@ -496,10 +496,10 @@ def jobs_run(name: str, at: str | None) -> None:
     """Run one job now, or as if the clock read --at."""
     from datetime import datetime
 
+    from bot.app import build_domain
     from bot.wallclock import SystemClock
     from dispatch.clock import FrozenClock
     from dispatch.jobs import JOBS, JobContext, run_job
-    from dispatch.policy import default_policy
     from storage.database import create_engine, session_factory
 
     if name not in JOBS:
@@ -522,7 +522,7 @@ def jobs_run(name: str, at: str | None) -> None:
         engine = create_engine(settings.database_url)
         try:
             await _require_schema(engine)
-            ctx = JobContext(session_factory(engine), clock, settings.zone, default_policy())
+            ctx = JobContext(session_factory(engine), build_domain(clock, settings.zone))
             return await run_job(name, ctx)
         finally:
             await engine.dispose()

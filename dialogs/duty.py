@@ -17,9 +17,7 @@ async def _pause_reason(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
 async def _paused(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
-        await cases.pause(
-            turn.session, turn.clock, turn.services.zone, turn.person, case, data["reason"]
-        )
+        await cases.pause(turn.ctx, turn.person, case, data["reason"])
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return
@@ -46,14 +44,7 @@ async def _no_comment(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
 async def _answered(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.answer_followup(
-            turn.session,
-            turn.clock,
-            turn.services.zone,
-            turn.person,
-            data["case_id"],
-            data["rating"],
-            data.get("comment", ""),
-            turn.services.policy,
+            turn.ctx, turn.person, data["case_id"], data["rating"], data.get("comment", "")
         )
     except TransitionRefused as refused:
         turn.say(refused.reason)

@@ -22,9 +22,9 @@ from dialogs.duty import FOLLOWUP, PAUSE
 from dialogs.handling import CLOSE, DECLINE, ESCALATE, PROGRESS, ArgumentStep
 from dialogs.report_dialog import CITIZEN_REPORT, STAFF_REPORT, report_start_data
 from dispatch import cases, digests, outbox, points
-from dispatch.cases import handler_buttons, t
 from dispatch.clock import as_utc
-from dispatch.messages import Button, Inbound, Reply
+from dispatch.messages import Button, Inbound, Reply, t
+from dispatch.notifications import case_card, handler_buttons
 from dispatch.people import InviteError, create_link, person_for, redeem_invite
 from dispatch.workflow import TransitionRefused
 from locales import pick_locale
@@ -366,7 +366,7 @@ async def show_status(turn: Turn, number: str) -> None:
         turn.say("status.not_found", number=number[:20])
         return
     on_case = case.reporter_id == turn.person.id or case.assignee_id == turn.person.id
-    card = await cases.case_card(turn.session, turn.services.zone, case, reveal=on_case)
+    card = await case_card(turn.session, turn.services.zone, case, reveal=on_case)
     events = await cases.events_of(turn.session, case)
     card["timeline"] = [
         {
@@ -425,7 +425,7 @@ async def cmd_tasks(turn: Turn, state: DialogState | None, argument: str) -> Non
         turn.say("tasks.none")
     for offer in offers:
         case = await turn.session.get_one(cases.Case, offer.case_id)
-        card = await cases.case_card(turn.session, turn.services.zone, case, reveal=False)
+        card = await case_card(turn.session, turn.services.zone, case, reveal=False)
         turn.say(
             "tasks.offer",
             (
@@ -437,7 +437,7 @@ async def cmd_tasks(turn: Turn, state: DialogState | None, argument: str) -> Non
             **card,
         )
     for case in open_cases:
-        card = await cases.case_card(turn.session, turn.services.zone, case, reveal=True)
+        card = await case_card(turn.session, turn.services.zone, case, reveal=True)
         turn.say("tasks.case", handler_buttons(case.id), **card)
     await _resume(turn, state)
 
@@ -558,7 +558,7 @@ async def _supervise(turn: Turn, case_id: int) -> None:
     try:
         if case is None:
             raise TransitionRefused("case.not_allowed")
-        await cases.supervise(turn.session, turn.clock, turn.person, case)
+        await cases.supervise(turn.ctx, turn.person, case)
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return
@@ -567,9 +567,7 @@ async def _supervise(turn: Turn, case_id: int) -> None:
 
 async def _resume_clock(turn: Turn, case: cases.Case) -> None:
     try:
-        seconds = await cases.resume(
-            turn.session, turn.clock, turn.services.zone, turn.person, case, turn.services.policy
-        )
+        seconds = await cases.resume(turn.ctx, turn.person, case)
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return
@@ -607,9 +605,7 @@ async def cmd_pause(turn: Turn, state: DialogState | None, argument: str) -> Non
         return
     if reason.strip():
         try:
-            await cases.pause(
-                turn.session, turn.clock, turn.services.zone, turn.person, case, reason.strip()
-            )
+            await cases.pause(turn.ctx, turn.person, case, reason.strip())
         except TransitionRefused as refused:
             turn.say(refused.reason)
         else:
@@ -630,18 +626,11 @@ async def cmd_resume(turn: Turn, state: DialogState | None, argument: str) -> No
 
 async def accept(turn: Turn, offer_id: int) -> None:
     try:
-        case = await cases.accept(
-            turn.session,
-            turn.clock,
-            turn.services.zone,
-            turn.person,
-            offer_id,
-            turn.services.policy,
-        )
+        case = await cases.accept(turn.ctx, turn.person, offer_id)
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return
-    card = await cases.case_card(turn.session, turn.services.zone, case, reveal=True)
+    card = await case_card(turn.session, turn.services.zone, case, reveal=True)
     turn.say("handling.accepted", handler_buttons(case.id), **card)
 
 
@@ -718,7 +707,7 @@ async def cmd_points(turn: Turn, state: DialogState | None, argument: str) -> No
 async def cmd_ranking(turn: Turn, state: DialogState | None, argument: str) -> None:
     month = turn.clock.now().astimezone(turn.services.zone).date()
     ranking = (
-        await digests.ranking_for(turn.session, turn.services.zone, turn.person, month)
+        await digests.ranking_for(turn.ctx, turn.person, month)
         if turn.person.role != "citizen"
         else None
     )
@@ -740,8 +729,7 @@ async def cmd_digest(turn: Turn, state: DialogState | None, argument: str) -> No
     # unit of work (on SQLite, the write lock) should not be held that long.
     async with turn.services.sessions.read() as reading:
         reply = await digests.digest_reply(
-            reading,
-            turn.services.zone,
+            turn.services.domain.within(reading),
             turn.person,
             today,
             span,  # type: ignore[arg-type]

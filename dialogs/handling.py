@@ -18,8 +18,9 @@ from dialogs.base import (
     Turn,
 )
 from dispatch import cases
-from dispatch.cases import AGREEMENTS, handler_buttons, t
-from dispatch.messages import Inbound, Reply
+from dispatch.cases import AGREEMENTS
+from dispatch.messages import Inbound, Reply, t
+from dispatch.notifications import handler_buttons
 from dispatch.workflow import TransitionRefused
 
 # decline --------------------------------------------------------------------------------
@@ -32,15 +33,7 @@ async def _decline_reason(turn: Turn, data: dict[str, Any], text: str) -> Outcom
 
 async def _declined(turn: Turn, data: dict[str, Any]) -> None:
     try:
-        await cases.decline(
-            turn.session,
-            turn.clock,
-            turn.services.zone,
-            turn.person,
-            data["offer_id"],
-            data["reason"],
-            turn.services.policy,
-        )
+        await cases.decline(turn.ctx, turn.person, data["offer_id"], data["reason"])
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return
@@ -87,8 +80,7 @@ async def _progress_saved(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
         await cases.record_progress(
-            turn.session,
-            turn.clock,
+            turn.ctx,
             turn.person,
             case,
             data["note"],
@@ -147,15 +139,7 @@ async def _closed(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
         await cases.close_case(
-            turn.session,
-            turn.clock,
-            turn.services.zone,
-            turn.person,
-            case,
-            data["outcome"],
-            data["summary"],
-            data["agreement"],
-            turn.services.policy,
+            turn.ctx, turn.person, case, data["outcome"], data["summary"], data["agreement"]
         )
     except TransitionRefused as refused:
         turn.say(refused.reason)
@@ -204,15 +188,7 @@ async def _escalate_reason(turn: Turn, data: dict[str, Any], text: str) -> Outco
 async def _escalated(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
-        offer = await cases.escalate(
-            turn.session,
-            turn.clock,
-            turn.services.zone,
-            turn.person,
-            case,
-            data["reason"],
-            turn.services.policy,
-        )
+        offer = await cases.escalate(turn.ctx, turn.person, case, data["reason"])
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return

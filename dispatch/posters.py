@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import segno
 from PIL import Image, ImageDraw, ImageFont
 
-from dispatch.charts import font_path
+from handlers.charts import font_path
 
 # A5 is 148 x 210 mm; at 150 dpi that is 874 x 1240 pixels.
 WIDTH, HEIGHT = 874, 1240
