@@ -24,7 +24,7 @@ from dialogs.report_dialog import CITIZEN_REPORT, STAFF_REPORT, report_start_dat
 from dispatch import cases, digests, outbox, points
 from dispatch.clock import as_utc
 from dispatch.messages import Button, Inbound, Reply, t
-from dispatch.notifications import case_card, handler_buttons
+from dispatch.notifications import case_card, handler_buttons, offer_buttons
 from dispatch.people import InviteError, create_link, person_for, redeem_invite
 from dispatch.workflow import TransitionRefused
 from locales import pick_locale
@@ -426,16 +426,7 @@ async def cmd_tasks(turn: Turn, state: DialogState | None, argument: str) -> Non
     for offer in offers:
         case = await turn.session.get_one(cases.Case, offer.case_id)
         card = await case_card(turn.session, turn.services.zone, case, reveal=False)
-        turn.say(
-            "tasks.offer",
-            (
-                (
-                    Button("button.accept", f"a:{offer.id}"),
-                    Button("button.decline", f"d:{offer.id}"),
-                ),
-            ),
-            **card,
-        )
+        turn.say("tasks.offer", offer_buttons(offer.id), **card)
     for case in open_cases:
         card = await case_card(turn.session, turn.services.zone, case, reveal=True)
         turn.say("tasks.case", handler_buttons(case.id), **card)

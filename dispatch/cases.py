@@ -378,16 +378,23 @@ async def close_case(
         **sla_clocks.stop(),
     )
     if outcome == "success":
-        rules = ctx.rules
-        award = {"at": now, "case_id": case.id, "person_id": person.id, "unit_code": case.unit_code}
+
+        async def credit(rule: str, key: str) -> None:
+            await points.award(
+                session,
+                ctx.rules,
+                rule=rule,
+                at=now,
+                case_id=case.id,
+                person_id=person.id,
+                unit_code=case.unit_code,
+                key=key,
+            )
+
         if on_time:
-            await points.award(
-                session, rules, rule="resolved_on_time", key=f"{case.id}:{case.version}", **award
-            )
+            await credit("resolved_on_time", f"{case.id}:{case.version}")
         if not earlier & {"fail", "reopen"}:
-            await points.award(
-                session, rules, rule="first_mediation_success", key=str(case.id), **award
-            )
+            await credit("first_mediation_success", str(case.id))
     await ctx.publish(Closed(case, outcome, summary))
 
 

@@ -102,7 +102,7 @@ async def _take_step(ctx: Ctx, case: Case, now: datetime) -> str | None:
     ):
         return None
     key = f"{case.id}:{stage}:{as_utc(case.sla_started_at or now).isoformat()}:{index}"
-    data = {"stage": stage, "step": index, "skipped": skipped}
+    data: dict[str, object] = {"stage": stage, "step": index, "skipped": skipped}
     if step.action == sla_clocks.REMIND:
         workflow.record(session, clock, case, "remind", None, {**data, "fraction": step.fraction})
         await ctx.publish(Reminded(case, stage, step.fraction, key, now))
