@@ -1,9 +1,11 @@
 """What happened to a case, as the domain reports it to dispatch.notifications.
 
 An event carries the objects as they are at that moment in the unit of work; whoever hears
-it reads the case then, so a notice shows the status the case had when it was sent. Every
-event beside its notices is also a `case_events` row (written by dispatch.workflow): these
-classes say who must be told, that table says what was done.
+it reads the case then, so a notice shows the status the case had when it was sent. Most
+events mirror a `case_events` row that dispatch.workflow wrote just before (MajorRisk and
+SupervisionDue do not: the `report` row and the case's supervision columns say it). The
+table is the record of what was done; these classes exist so that one module decides who
+is told.
 """
 
 from __future__ import annotations
