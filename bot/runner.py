@@ -139,9 +139,7 @@ async def serve(
         wechat = wechat_channel(app, wake_senders, quiet)
         wechat.callback.register(application)
         senders.append(wechat.sender)
-    scheduler = build_scheduler(
-        JobContext(services.sessions, services.clock, services.zone, policy)
-    )
+    scheduler = build_scheduler(JobContext(services.sessions, services.domain))
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http_host, settings.http_port)

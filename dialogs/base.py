@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.classify import Classifier
 from dispatch.clock import Clock
+from dispatch.context import Ctx, Domain
 from dispatch.messages import Button, Inbound, Reply
-from dispatch.policy import Policy, default_policy
+from dispatch.policy import Policy
 from locales import text as render_text
 from storage.database import Sessions
 from storage.models import Identity, Person
@@ -25,11 +26,21 @@ class Services:
     """Long-lived resources, built once by the composition root."""
 
     sessions: Sessions
-    clock: Clock
+    domain: Domain
     classifier: Classifier
-    zone: ZoneInfo
     default_locale: str = "zh_CN"
-    policy: Policy = field(default_factory=default_policy)
+
+    @property
+    def clock(self) -> Clock:
+        return self.domain.clock
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.domain.zone
+
+    @property
+    def policy(self) -> Policy:
+        return self.domain.policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +77,11 @@ class Turn:
     @property
     def clock(self) -> Clock:
         return self.services.clock
+
+    @property
+    def ctx(self) -> Ctx:
+        """This turn's unit of work, for domain operations."""
+        return self.services.domain.within(self.session)
 
     @property
     def locale(self) -> str:

@@ -8,8 +8,9 @@ from typing import Any
 from dialogs.base import Outcome, Retry, Turn
 from dialogs.steps import FINISH, NAV_ROW, Choice, ChoiceStep, Dialog, Step, TextStep
 from dispatch import cases
-from dispatch.cases import AGREEMENTS, handler_buttons, t
-from dispatch.messages import Inbound, Reply
+from dispatch.cases import AGREEMENTS
+from dispatch.messages import Inbound, Reply, t
+from dispatch.notifications import handler_buttons
 from dispatch.workflow import TransitionRefused
 
 # decline --------------------------------------------------------------------------------
@@ -22,15 +23,7 @@ async def _decline_reason(turn: Turn, data: dict[str, Any], text: str) -> Outcom
 
 async def _declined(turn: Turn, data: dict[str, Any]) -> None:
     try:
-        await cases.decline(
-            turn.session,
-            turn.clock,
-            turn.services.zone,
-            turn.person,
-            data["offer_id"],
-            data["reason"],
-            turn.services.policy,
-        )
+        await cases.decline(turn.ctx, turn.person, data["offer_id"], data["reason"])
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return
@@ -77,8 +70,7 @@ async def _progress_saved(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
         await cases.record_progress(
-            turn.session,
-            turn.clock,
+            turn.ctx,
             turn.person,
             case,
             data["note"],
@@ -137,15 +129,7 @@ async def _closed(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
         await cases.close_case(
-            turn.session,
-            turn.clock,
-            turn.services.zone,
-            turn.person,
-            case,
-            data["outcome"],
-            data["summary"],
-            data["agreement"],
-            turn.services.policy,
+            turn.ctx, turn.person, case, data["outcome"], data["summary"], data["agreement"]
         )
     except TransitionRefused as refused:
         turn.say(refused.reason)
@@ -194,15 +178,7 @@ async def _escalate_reason(turn: Turn, data: dict[str, Any], text: str) -> Outco
 async def _escalated(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
-        offer = await cases.escalate(
-            turn.session,
-            turn.clock,
-            turn.services.zone,
-            turn.person,
-            case,
-            data["reason"],
-            turn.services.policy,
-        )
+        offer = await cases.escalate(turn.ctx, turn.person, case, data["reason"])
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return
@@ -227,9 +203,7 @@ async def _pause_reason(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
 async def _paused(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
-        await cases.pause(
-            turn.session, turn.clock, turn.services.zone, turn.person, case, data["reason"]
-        )
+        await cases.pause(turn.ctx, turn.person, case, data["reason"])
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return

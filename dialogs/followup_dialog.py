@@ -23,14 +23,7 @@ async def _no_comment(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
 async def _answered(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.answer_followup(
-            turn.session,
-            turn.clock,
-            turn.services.zone,
-            turn.person,
-            data["case_id"],
-            data["rating"],
-            data.get("comment", ""),
-            turn.services.policy,
+            turn.ctx, turn.person, data["case_id"], data["rating"], data.get("comment", "")
         )
     except TransitionRefused as refused:
         turn.say(refused.reason)

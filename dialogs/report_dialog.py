@@ -28,8 +28,8 @@ from dialogs.steps import (
     matched_choice,
 )
 from dispatch import cases
-from dispatch.cases import ReportDraft, max_risk, t
-from dispatch.messages import Inbound, Reply
+from dispatch.cases import ReportDraft, max_risk
+from dispatch.messages import Inbound, Reply, t
 from dispatch.org import children
 from dispatch.vocab import CATEGORIES
 from storage.models import Region, Unit
@@ -474,15 +474,7 @@ async def _submit(turn: Turn, data: dict[str, Any]) -> None:
         resolved_on_spot=bool(data.get("resolved_on_spot")),
         on_spot_summary=data.get("on_spot_summary"),
     )
-    case = await cases.file_report(
-        turn.session,
-        turn.clock,
-        turn.services.zone,
-        turn.person,
-        draft,
-        turn.inbound.channel,
-        turn.services.policy,
-    )
+    case = await cases.file_report(turn.ctx, turn.person, draft, turn.inbound.channel)
     if case.status == "resolved":
         turn.say("report.receipt_on_spot", number=case.number)
     else:

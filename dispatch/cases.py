@@ -1,26 +1,24 @@
 """Case operations: file a report, offer, accept, decline, progress, close, escalate.
 
-Each operation runs inside the caller's unit of work, changes status only through
-workflow.apply(), and queues its notices in the same transaction.
+Each operation runs inside the caller's unit of work (a dispatch.context.Ctx), changes
+status only through workflow.apply(), and publishes what happened (dispatch.events);
+dispatch.notifications queues the notices in the same transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import outbox, points, sla_clocks, workflow
+from dispatch import points, sla_clocks, workflow
 from dispatch.clock import Clock, as_utc
-from dispatch.masking import mask_phone, mask_text
-from dispatch.messages import Button, Reply
+from dispatch.context import Ctx
+from dispatch.events import Accepted, Closed, MajorRisk, Offered, Paused, Reopened
 from dispatch.org import ancestors, may_read
-from dispatch.policy import Policy, default_policy
-from dispatch.recipients import centre_dispatchers, people_at, township_and_county
 from dispatch.routing import Target, centre_target, choose_target
 from dispatch.vocab import LEVELS, RISKS
 from dispatch.workflow import TransitionRefused
@@ -30,19 +28,6 @@ from storage.upserts import next_in_sequence
 OPEN_STATES = ("reported", "assigned", "in_progress", "escalated")
 OUTCOMES = ("success", "failed")
 AGREEMENTS = ("oral", "written", "judicial", "none")
-
-
-def handler_buttons(case_id: int) -> tuple[tuple[Button, ...], ...]:
-    """What the assignee can do next with a case (on the accept reply, tasks, reminders)."""
-    return (
-        (Button("button.progress", f"p:{case_id}"), Button("button.close_case", f"c:{case_id}")),
-        (Button("button.pause", f"z:{case_id}"), Button("button.escalate", f"e:{case_id}")),
-    )
-
-
-def t(key: str) -> dict[str, str]:
-    """A parameter that the adapter renders as message `key` in the reader's locale."""
-    return {"$t": key}
 
 
 def max_risk(*risks: str) -> str:
@@ -88,48 +73,16 @@ def local_time(at: datetime, zone: ZoneInfo) -> str:
     return as_utc(at).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
-async def case_card(
-    session: AsyncSession, zone: ZoneInfo, case: Case, *, reveal: bool
-) -> dict[str, Any]:
-    """The parameters every case message shows. `reveal`: the reader is on the case itself."""
-    place = await place_name(session, case.region_code)
-    if case.address:
-        place = f"{place} {case.address}".strip()
-    description = case.description if reveal else mask_text(case.description)
-    if case.phone:
-        phone: Any = case.phone if reveal else mask_phone(case.phone)
-    else:
-        phone = t("phone.anonymous")
-    return {
-        "number": case.number,
-        "category": t(f"cat.{case.category}"),
-        "risk": t(f"risk.{case.risk}"),
-        "status": t(f"status.{case.status}"),
-        "description": description[:600],
-        "place": place or t("place.unknown"),
-        "people": t(f"people.{case.people_involved}") if case.people_involved else "-",
-        "danger": t("word.yes" if case.danger else "word.no"),
-        "phone": phone,
-        "reported_at": local_time(case.created_at, zone),
-    }
-
-
-async def file_report(
-    session: AsyncSession,
-    clock: Clock,
-    zone: ZoneInfo,
-    reporter: Person,
-    draft: ReportDraft,
-    channel: str,
-    policy: Policy | None = None,
-) -> Case:
+async def file_report(ctx: Ctx, reporter: Person, draft: ReportDraft, channel: str) -> Case:
     """Create a case from a finished report dialog and set it on its way.
 
     Outcomes:
     - resolved on the spot (grid worker / department staff) → status `resolved` at once;
     - otherwise → routed and offered to a mediator (`assigned`), or to a centre dispatcher,
       or left `reported` when the organisation has nobody to take it.
+    A major-risk case that is not resolved on the spot is published as MajorRisk first.
     """
+    session, clock, zone = ctx.session, ctx.clock, ctx.zone
     now = clock.now()
     year = as_utc(now).astimezone(zone).year
     serial = await next_in_sequence(session, year)
@@ -194,44 +147,26 @@ async def file_report(
         )
         return case
     if case.risk == "major":
-        await alert_major(session, clock, zone, case)
-    await offer_next(session, clock, zone, case, policy=policy)
+        await ctx.publish(MajorRisk(case))
+    await offer_next(ctx, case)
     return case
 
 
-async def alert_major(session: AsyncSession, clock: Clock, zone: ZoneInfo, case: Case) -> None:
-    """A major-risk case reaches the leaders and dispatchers of its township and county at
-    once, with the cues that made it major; urgent, so quiet hours do not hold it."""
-    card = await case_card(session, zone, case, reveal=False)
-    card["cues"] = "、".join(str(c) for c in case.cues) or "-"
-    regions = await township_and_county(session, case)
-    await outbox.enqueue_each(
-        session,
-        clock,
-        [p.id for p in await people_at(session, regions, ["leader", "dispatcher"])],
-        Reply("notice.major_alert", card),
-        purpose="alert",
-        dedupe_prefix=f"alert:{case.id}",
-        case_id=case.id,
-        urgent=True,
-    )
-
-
 async def offer_next(
-    session: AsyncSession,
-    clock: Clock,
-    zone: ZoneInfo,
-    case: Case,
-    *,
-    above_level: str | None = None,
-    policy: Policy | None = None,
-    target: Target | None = None,
+    ctx: Ctx, case: Case, *, above_level: str | None = None, target: Target | None = None
 ) -> CaseOffer | None:
-    """Offer the case to the next person routing names, skipping everyone already asked.
+    """Offer the case to `target`, or else to the next person routing names, skipping
+    everyone already asked.
 
-    Outcomes: an open offer and an assignment notice (status `assigned`); or, when nobody is
-    left anywhere, status `reported` with an `unroutable` event for the centre to see.
+    Outcomes:
+    - someone found → an open offer, an `offer` event (`reoffer` when the case was already
+      `assigned`), status `assigned`, the accept clock started; Offered is published;
+    - nobody left, case not `reported` → an `unroutable` event, status `reported`, the
+      clock stopped; returns None;
+    - nobody left, case already `reported` → nothing is recorded and nothing changes;
+      returns None.
     """
+    session, clock = ctx.session, ctx.clock
     tried = set(
         (
             await session.scalars(select(CaseOffer.person_id).where(CaseOffer.case_id == case.id))
@@ -267,29 +202,9 @@ async def offer_next(
             "as_dispatcher": target.as_dispatcher,
         },
         unit_code=target.unit.code,
-        **sla_clocks.start(case, "accept", now, policy or default_policy(), zone),
+        **sla_clocks.start(case, "accept", now, ctx.policy, ctx.zone),
     )
-    card = await case_card(session, zone, case, reveal=False)
-    card["unit"] = target.unit.name
-    await outbox.enqueue(
-        session,
-        clock,
-        target.person.id,
-        Reply(
-            "notice.offer_dispatcher" if target.as_dispatcher else "notice.offer",
-            card,
-            buttons=(
-                (
-                    Button("button.accept", f"a:{offer.id}"),
-                    Button("button.decline", f"d:{offer.id}"),
-                ),
-            ),
-        ),
-        purpose="offer",
-        dedupe_key=f"offer:{offer.id}",
-        case_id=case.id,
-        offer_id=offer.id,
-    )
+    await ctx.publish(Offered(case, offer, target))
     return offer
 
 
@@ -307,21 +222,16 @@ async def _open_offer(
     return offer, case
 
 
-async def accept(
-    session: AsyncSession,
-    clock: Clock,
-    zone: ZoneInfo,
-    person: Person,
-    offer_id: int,
-    policy: Policy | None = None,
-) -> Case:
+async def accept(ctx: Ctx, person: Person, offer_id: int) -> Case:
     """The offered person takes the case.
 
     Outcomes: the case moves to `in_progress` with them as assignee, their other offers
-    for it and everyone else's are withdrawn, the reporter is told; or TransitionRefused
+    for it and everyone else's are withdrawn, points for accepting in time, Accepted is
+    published (the reporter is told); or TransitionRefused
     with "offer.not_yours" (a forged or foreign button), "offer.closed" (declined or
     withdrawn earlier), "case.taken" (someone else accepted first, even at the same instant).
     """
+    session, clock = ctx.session, ctx.clock
     offer, case = await _open_offer(session, person, offer_id)
     now = clock.now()
     on_time = case.due_at is None or now <= as_utc(case.due_at)
@@ -335,12 +245,12 @@ async def accept(
         assignee_id=person.id,
         unit_code=offer.unit_code,
         accepted_at=now,
-        **sla_clocks.start(case, "resolve", now, policy or default_policy(), zone),
+        **sla_clocks.start(case, "resolve", now, ctx.policy, ctx.zone),
     )
     if on_time:
         await points.award(
             session,
-            points.default_rules(),
+            ctx.rules,
             rule="accepted_on_time",
             at=now,
             case_id=case.id,
@@ -360,36 +270,19 @@ async def accept(
         .values(state="accepted", decided_at=now)
         .execution_options(synchronize_session=False)
     )
-    unit = await session.get_one(Unit, offer.unit_code)
-    card = await case_card(session, zone, case, reveal=False)
-    card["unit"] = unit.name
-    await outbox.enqueue(
-        session,
-        clock,
-        case.reporter_id,
-        Reply("notice.accepted", card),
-        purpose="accepted",
-        dedupe_key=f"accepted:{case.id}:{offer.id}",
-        case_id=case.id,
-    )
+    await ctx.publish(Accepted(case, offer))
     return case
 
 
-async def decline(
-    session: AsyncSession,
-    clock: Clock,
-    zone: ZoneInfo,
-    person: Person,
-    offer_id: int,
-    reason: str,
-    policy: Policy | None = None,
-) -> CaseOffer | None:
+async def decline(ctx: Ctx, person: Person, offer_id: int, reason: str) -> CaseOffer | None:
     """The offered person hands the case back with a reason; it goes to the next person.
 
     Outcomes: the next offer (a mediator, else the centre's dispatcher, else a level up),
     or None when nobody is left (the case waits as `reported`); TransitionRefused as in
-    accept() when the offer is not theirs or no longer open.
+    accept() when the offer is not theirs or no longer open, ("case.wrong_state") when the
+    case is no longer `assigned`.
     """
+    session, clock = ctx.session, ctx.clock
     offer, case = await _open_offer(session, person, offer_id)
     if case.status != "assigned":
         raise TransitionRefused("case.wrong_state")
@@ -400,28 +293,23 @@ async def decline(
         session, clock, case, "decline", person, {"offer_id": offer.id, "reason": reason[:500]}
     )
     await session.flush()
-    return await pass_on(session, clock, zone, case, offer, person.role == "dispatcher", policy)
+    return await pass_on(ctx, case, offer, person.role == "dispatcher")
 
 
 async def pass_on(
-    session: AsyncSession,
-    clock: Clock,
-    zone: ZoneInfo,
-    case: Case,
-    offer: CaseOffer,
-    from_dispatcher: bool,
-    policy: Policy | None = None,
+    ctx: Ctx, case: Case, offer: CaseOffer, from_dispatcher: bool
 ) -> CaseOffer | None:
-    """Offer the case to whoever is next after `offer` (declined, or not accepted in time)."""
-    unit = await session.get_one(Unit, offer.unit_code)
-    region = await session.get_one(Region, unit.region_code)
+    """Offer the case to whoever is next after `offer` (declined, or not accepted in time);
+    outcomes as in offer_next()."""
+    unit = await ctx.session.get_one(Unit, offer.unit_code)
+    region = await ctx.session.get_one(Region, unit.region_code)
     if from_dispatcher:
         # A centre handing a case back means 事权不在本级: the next level decides.
-        return await offer_next(session, clock, zone, case, above_level=region.level, policy=policy)
+        return await offer_next(ctx, case, above_level=region.level)
     # Otherwise the next person at this level (or above): a case escalated to the township
     # does not fall back to the village when a township mediator lets it go.
     below = LEVELS[min(LEVELS.index(region.level) + 1, len(LEVELS) - 1)]
-    return await offer_next(session, clock, zone, case, above_level=below, policy=policy)
+    return await offer_next(ctx, case, above_level=below)
 
 
 async def case_for_handler(session: AsyncSession, person: Person, case_id: int) -> Case:
@@ -433,8 +321,7 @@ async def case_for_handler(session: AsyncSession, person: Person, case_id: int) 
 
 
 async def record_progress(
-    session: AsyncSession,
-    clock: Clock,
+    ctx: Ctx,
     person: Person,
     case: Case,
     note: str,
@@ -442,6 +329,7 @@ async def record_progress(
     channel: str,
 ) -> None:
     """A progress note (and photos) from the assignee; status stays `in_progress`."""
+    session, clock = ctx.session, ctx.clock
     await workflow.apply(
         session, clock, case, "progress", person, {"note": note[:1000], "photos": len(photos)}
     )
@@ -458,19 +346,17 @@ async def record_progress(
 
 
 async def close_case(
-    session: AsyncSession,
-    clock: Clock,
-    zone: ZoneInfo,
-    person: Person,
-    case: Case,
-    outcome: str,
-    summary: str,
-    agreement: str,
-    policy: Policy | None = None,
+    ctx: Ctx, person: Person, case: Case, outcome: str, summary: str, agreement: str
 ) -> None:
-    """The assignee records the outcome: `resolved` when mediated successfully, else
-    `unresolved` (to litigation, arbitration or key-person assistance). The reporter is told.
+    """The assignee records the outcome.
+
+    Outcomes: `resolved` when mediated successfully (points for being on time and for a
+    first mediation that never failed or reopened), else `unresolved` (to litigation,
+    arbitration or key-person assistance); either way the clock stops, the follow-up is
+    scheduled and Closed is published (the reporter is told). TransitionRefused
+    ("case.bad_outcome") for an unknown outcome or agreement.
     """
+    session, clock = ctx.session, ctx.clock
     if outcome not in OUTCOMES or agreement not in AGREEMENTS:
         raise TransitionRefused("case.bad_outcome")
     now = clock.now()
@@ -487,45 +373,36 @@ async def close_case(
         outcome_summary=summary[:500],
         agreement=agreement,
         resolved_at=now,
-        followup_at=now + (policy or default_policy()).followup_after,
+        followup_at=now + ctx.policy.followup_after,
         followup_state=None,
         **sla_clocks.stop(),
     )
     if outcome == "success":
-        rules = points.default_rules()
-        award = {"at": now, "case_id": case.id, "person_id": person.id, "unit_code": case.unit_code}
+
+        async def credit(rule: str, key: str) -> None:
+            await points.award(
+                session,
+                ctx.rules,
+                rule=rule,
+                at=now,
+                case_id=case.id,
+                person_id=person.id,
+                unit_code=case.unit_code,
+                key=key,
+            )
+
         if on_time:
-            await points.award(
-                session, rules, rule="resolved_on_time", key=f"{case.id}:{case.version}", **award
-            )
+            await credit("resolved_on_time", f"{case.id}:{case.version}")
         if not earlier & {"fail", "reopen"}:
-            await points.award(
-                session, rules, rule="first_mediation_success", key=str(case.id), **award
-            )
-    card = await case_card(session, zone, case, reveal=False)
-    card["outcome"] = t(f"outcome.{outcome}")
-    card["summary"] = mask_text(summary[:500])
-    await outbox.enqueue(
-        session,
-        clock,
-        case.reporter_id,
-        Reply("notice.closed", card),
-        purpose="closed",
-        dedupe_key=f"closed:{case.id}:{case.version}",
-        case_id=case.id,
-    )
+            await credit("first_mediation_success", str(case.id))
+    await ctx.publish(Closed(case, outcome, summary))
 
 
-async def escalate(
-    session: AsyncSession,
-    clock: Clock,
-    zone: ZoneInfo,
-    person: Person | None,
-    case: Case,
-    reason: str,
-    policy: Policy | None = None,
-) -> CaseOffer | None:
-    """Move the case one level up (事权不在本级): re-routed above the current unit's level."""
+async def escalate(ctx: Ctx, person: Person | None, case: Case, reason: str) -> CaseOffer | None:
+    """Move the case one level up (事权不在本级): an `escalate` event, no assignee, the clock
+    stopped, open offers withdrawn, then re-routed above the current unit's level with
+    outcomes as in offer_next(). `person` is None when the sweep escalates for delay."""
+    session, clock = ctx.session, ctx.clock
     level = "grid"
     if case.unit_code is not None:
         unit = await session.get_one(Unit, case.unit_code)
@@ -546,7 +423,7 @@ async def escalate(
         .values(state="withdrawn", decided_at=clock.now())
         .execution_options(synchronize_session=False)
     )
-    return await offer_next(session, clock, zone, case, above_level=level, policy=policy)
+    return await offer_next(ctx, case, above_level=level)
 
 
 async def find_case(session: AsyncSession, number: str) -> Case | None:
@@ -610,19 +487,15 @@ async def events_of(session: AsyncSession, case: Case) -> list[CaseEvent]:
 # pause, supervision, follow-up ------------------------------------------------------------
 
 
-async def pause(
-    session: AsyncSession,
-    clock: Clock,
-    zone: ZoneInfo,
-    person: Person,
-    case: Case,
-    reason: str,
-) -> None:
+async def pause(ctx: Ctx, person: Person, case: Case, reason: str) -> None:
     """Stop the clock while waiting for a party (the reason is required and the centre sees it).
 
-    Outcomes: TransitionRefused("case.not_yours") unless the person holds the case,
-    ("pause.not_running") when there is no clock or it is already stopped.
+    Outcomes: the clock stopped, a `pause` event, Paused published (the centre's
+    dispatchers are told); TransitionRefused("case.not_yours") unless the person holds the
+    case, ("pause.not_running") when there is no clock or it is already stopped,
+    ("case.taken") when the case changed meanwhile.
     """
+    session, clock = ctx.session, ctx.clock
     if case.assignee_id != person.id:
         raise TransitionRefused("case.not_yours")
     if case.sla_stage is None or case.paused_at is not None:
@@ -633,43 +506,35 @@ async def pause(
     ):
         raise TransitionRefused("case.taken")
     workflow.record(session, clock, case, "pause", person, {"reason": reason[:200]})
-    card = await case_card(session, zone, case, reveal=False)
-    card["reason"] = mask_text(reason[:200])
-    card["who"] = person.display_name or "-"
-    await outbox.enqueue_each(
-        session,
-        clock,
-        [d.id for d in await centre_dispatchers(session, case.unit_code)],
-        Reply("notice.paused", card),
-        purpose="paused",
-        dedupe_prefix=f"paused:{case.id}:{case.version}",
-        case_id=case.id,
-    )
+    await ctx.publish(Paused(case, person, reason))
 
 
-async def resume(
-    session: AsyncSession,
-    clock: Clock,
-    zone: ZoneInfo,
-    person: Person,
-    case: Case,
-    policy: Policy | None = None,
-) -> int:
-    """Start the clock again, shifted by the time it stood still; returns those seconds."""
+async def resume(ctx: Ctx, person: Person, case: Case) -> int:
+    """Start the clock again, shifted by the time it stood still; returns those seconds.
+
+    TransitionRefused("case.not_yours") unless the person holds the case,
+    ("pause.not_paused") when the clock runs, ("case.taken") when the case changed meanwhile.
+    """
+    session, clock = ctx.session, ctx.clock
     if case.assignee_id != person.id:
         raise TransitionRefused("case.not_yours")
     if case.paused_at is None:
         raise TransitionRefused("pause.not_paused")
-    fields, seconds = sla_clocks.resumed(case, clock.now(), policy or default_policy(), zone)
+    fields, seconds = sla_clocks.resumed(case, clock.now(), ctx.policy, ctx.zone)
     if not await workflow.claim(session, clock, case, **fields):
         raise TransitionRefused("case.taken")
     workflow.record(session, clock, case, "resume", person, {"paused_seconds": seconds})
     return seconds
 
 
-async def supervise(session: AsyncSession, clock: Clock, person: Person, case: Case) -> None:
+async def supervise(ctx: Ctx, person: Person, case: Case) -> None:
     """挂牌督办: a leader puts a red card on an open case in their jurisdiction; everyone on it
-    is reminded daily until it closes."""
+    is reminded daily (by the sweep) until it closes.
+
+    TransitionRefused("case.not_allowed") for anyone but a leader who may read the case,
+    ("case.wrong_state") for a closed case, ("supervise.already"), ("case.taken").
+    """
+    session, clock = ctx.session, ctx.clock
     if person.role != "leader" or not await may_read(session, person, case):
         raise TransitionRefused("case.not_allowed")
     if case.status not in OPEN_STATES:
@@ -688,22 +553,17 @@ RATING_POINTS = {"satisfied": "satisfied", "basic": "basic_satisfied"}
 
 
 async def answer_followup(
-    session: AsyncSession,
-    clock: Clock,
-    zone: ZoneInfo,
-    person: Person,
-    case_id: int,
-    rating: str,
-    comment: str,
-    policy: Policy | None = None,
+    ctx: Ctx, person: Person, case_id: int, rating: str, comment: str
 ) -> Case:
     """The reporter's answer to 回访.
 
     Outcomes: 满意 / 基本满意 → recorded, points to the unit and mediator, the case archived;
     不满意 → recorded, points taken, the case reopened and offered to the centre's
-    dispatcher with the comment; TransitionRefused("followup.closed") when the question
+    dispatcher (Reopened published with the comment when an offer was made);
+    TransitionRefused("followup.closed") when the question
     was not asked of this person or was already answered or expired.
     """
+    session, clock = ctx.session, ctx.clock
     case = await session.get(Case, case_id)
     if case is None or case.reporter_id != person.id or case.followup_state != "asked":
         raise TransitionRefused("followup.closed")
@@ -720,7 +580,7 @@ async def answer_followup(
     rule = RATING_POINTS.get(rating, "reopened_dissatisfied")
     await points.award(
         session,
-        points.default_rules(),
+        ctx.rules,
         rule=rule,
         at=now,
         case_id=case.id,
@@ -744,15 +604,7 @@ async def answer_followup(
         resolved_at=None,
     )
     target = await centre_target(session, case)
-    offer = await offer_next(session, clock, zone, case, policy=policy, target=target)
+    offer = await offer_next(ctx, case, target=target)
     if offer is not None:
-        await outbox.enqueue(
-            session,
-            clock,
-            offer.person_id,
-            Reply("notice.reopened", {"number": case.number, "comment": mask_text(comment) or "-"}),
-            purpose="reopened",
-            dedupe_key=f"reopened:{case.id}:{case.version}",
-            case_id=case.id,
-        )
+        await ctx.publish(Reopened(case, offer, comment))
     return case

@@ -2,8 +2,9 @@
 monthly red and black lists. Figures come from dispatch.stats (case_events); this module
 only chooses recipients, formats and queues.
 
-The chart is an image, so its labels are rendered here in the reader's language; every
-other word reaches the reader as a message key and parameters, as everywhere else.
+The chart is an image, so its labels are rendered here in the reader's language and drawn
+by the chart renderer the composition root gave the Domain; every other word reaches the
+reader as a message key and parameters, as everywhere else.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import outbox, points, stats
-from dispatch.cases import t
-from dispatch.clock import Clock
-from dispatch.messages import Reply
+from dispatch.context import Ctx, DailyPoint, Domain
+from dispatch.messages import Reply, t
 from dispatch.org import jurisdiction_path
 from dispatch.policy import Policy
 from locales import text as render
@@ -36,10 +36,10 @@ def _signed(value: float | None, *, rate: bool = False, hours: bool = False) -> 
     if value is None:
         return t("digest.change_none")
     if rate:
-        return {"$t": "digest.change_points", "value": f"{value * 100:+.1f}"}
+        return t("digest.change_points", value=f"{value * 100:+.1f}")
     if hours:
-        return {"$t": "digest.change_hours", "value": f"{value:+.1f}"}
-    return {"$t": "digest.change_count", "value": f"{int(value):+d}"}
+        return t("digest.change_hours", value=f"{value:+.1f}")
+    return t("digest.change_count", value=f"{int(value):+d}")
 
 
 def _rate(value: float | None) -> str | dict[str, str]:
@@ -51,11 +51,12 @@ def _hours(value: float | None) -> str:
 
 
 async def digest_reply(
-    session: AsyncSession, zone: ZoneInfo, leader: Person, day: date, span: stats.Span = "day"
+    ctx: Ctx, leader: Person, day: date, span: stats.Span = "day"
 ) -> Reply | None:
     """The report for `leader`'s jurisdiction for the period containing `day`, chart included.
 
     None when the person has no jurisdiction (not bound to a unit)."""
+    session, zone = ctx.session, ctx.zone
     path = await jurisdiction_path(session, leader)
     unit = await session.get(Unit, leader.unit_code) if leader.unit_code else None
     if path is None or unit is None:
@@ -103,7 +104,7 @@ async def digest_reply(
         "sat_change": _signed(report.change("satisfaction"), rate=True),
         "answered": now.followups_answered,
     }
-    chart = await _chart(session, zone, leader, path, region.name, day)
+    chart = await _chart(ctx, leader, path, region.name, day)
     return Reply(f"digest.{span}", params, media=(chart,))
 
 
@@ -118,22 +119,17 @@ def _period_label(report: stats.Report, zone: ZoneInfo) -> str:
     return first.isoformat() if first == last else f"{first.isoformat()} ~ {last.isoformat()}"
 
 
-async def _chart(
-    session: AsyncSession, zone: ZoneInfo, leader: Person, path: str, name: str, day: date
-) -> str:
-    # matplotlib costs 40 MB and most of a second to import: only a process that draws
-    # a chart pays for it, when it first draws one.
-    from dispatch import charts
-
+async def _chart(ctx: Ctx, leader: Person, path: str, name: str, day: date) -> str:
+    session, zone = ctx.session, ctx.zone
     series = await stats.daily_series(session, path, zone, day, 14)
     end_of_day = datetime.combine(day + timedelta(days=1), time(), zone)
     opened = await stats.open_by_category(session, path, end_of_day)
     locale = leader.locale
     # Rendering takes 0.3-0.7 s of CPU: off the event loop, so chats keep flowing meanwhile.
     png = await asyncio.to_thread(
-        charts.render_daily_chart,
+        ctx.domain.charts.daily_chart,
         render("chart.title", locale, {"region": name, "day": day.isoformat()}),
-        [charts.DailyPoint(d, new, resolved) for d, new, resolved in series],
+        [DailyPoint(d, new, resolved) for d, new, resolved in series],
         [(render(f"cat.{c}", locale), n) for c, n in opened],
         new_label=render("chart.new", locale),
         resolved_label=render("chart.resolved", locale),
@@ -163,19 +159,18 @@ class Sent:
         )
 
 
-async def send_due_digests(
-    sessions: Sessions, clock: Clock, zone: ZoneInfo, policy: Policy
-) -> Sent:
+async def send_due_digests(sessions: Sessions, domain: Domain) -> Sent:
     """Every leader whose local report time has come today gets today's report once; on
     Mondays also last week's, on the 1st also last month's. A process that was down at
     18:00 sends today's when it is back, once (the dedupe key is the leader and the day)."""
     sent = Sent()
+    clock, zone = domain.clock, domain.zone
     now_local = clock.now().astimezone(zone)
     today = now_local.date()
     async with sessions() as session:
         leaders = list((await session.scalars(select(Person).where(Person.role == "leader"))).all())
     for leader in leaders:
-        if now_local.time() < local_digest_time(leader, policy):
+        if now_local.time() < local_digest_time(leader, domain.policy):
             continue
         wanted: list[tuple[stats.Span, date]] = [("day", today)]
         if today.weekday() == 0:
@@ -192,7 +187,7 @@ async def send_due_digests(
                     select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
                 ):
                     continue
-                reply = await digest_reply(session, zone, leader, day, span)
+                reply = await digest_reply(domain.within(session), leader, day, span)
             if reply is None:
                 continue
             async with sessions() as session, session.begin():
@@ -233,12 +228,12 @@ def ranking_reply(ranking: points.Ranking, month: date) -> Reply:
     )
 
 
-async def push_rankings(sessions: Sessions, clock: Clock, zone: ZoneInfo, month: date) -> Sent:
+async def push_rankings(sessions: Sessions, domain: Domain, month: date) -> Sent:
     """The month's red and black lists: to the leaders of each parent region and to the
     people of every unit named, each list once per person and month."""
     sent = Sent()
     async with sessions.read() as session:
-        rankings = await points.rank(session, points.default_rules(), zone, month)
+        rankings = await points.rank(session, domain.rules, domain.zone, month)
     label = f"{month.year}-{month.month:02d}"
     for ranking in rankings:
         named = {s.region_code for s in (*ranking.red, *ranking.black)}
@@ -259,7 +254,7 @@ async def push_rankings(sessions: Sessions, clock: Clock, zone: ZoneInfo, month:
             for person in people:
                 queued = await outbox.enqueue(
                     session,
-                    clock,
+                    domain.clock,
                     person.id,
                     reply,
                     purpose="ranking",
@@ -270,16 +265,15 @@ async def push_rankings(sessions: Sessions, clock: Clock, zone: ZoneInfo, month:
     return sent
 
 
-async def ranking_for(
-    session: AsyncSession, zone: ZoneInfo, person: Person, month: date
-) -> points.Ranking | None:
+async def ranking_for(ctx: Ctx, person: Person, month: date) -> points.Ranking | None:
     """The ranking a person is part of: leaders see the one of their own region (their
     townships or villages); everyone else the one their unit appears in."""
+    session = ctx.session
     unit = await session.get(Unit, person.unit_code) if person.unit_code else None
     if unit is None:
         return None
     region = await session.get_one(Region, unit.region_code)
-    rankings = await points.rank(session, points.default_rules(), zone, month)
+    rankings = await points.rank(session, ctx.rules, ctx.zone, month)
     for ranking in rankings:
         if ranking.parent_code == region.code:
             return ranking

@@ -14,7 +14,7 @@ from sqlalchemy import delete
 
 from dispatch import digests, sweep
 from dispatch.clock import Clock
-from dispatch.policy import Policy
+from dispatch.context import Domain
 from storage.database import Sessions
 from storage.models import InboundSeen
 from storage.upserts import upsert_job_run
@@ -22,10 +22,19 @@ from storage.upserts import upsert_job_run
 
 @dataclass(frozen=True, slots=True)
 class JobContext:
+    """What every job runs with: the session factory (a job opens its own units of work)
+    and the domain the composition root built."""
+
     sessions: Sessions
-    clock: Clock
-    zone: ZoneInfo
-    policy: Policy
+    domain: Domain
+
+    @property
+    def clock(self) -> Clock:
+        return self.domain.clock
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.domain.zone
 
 
 Runner = Callable[[JobContext], Awaitable[str]]
@@ -41,15 +50,15 @@ class Job:
 
 
 async def _sweep(ctx: JobContext) -> str:
-    return (await sweep.sweep(ctx.sessions, ctx.clock, ctx.zone, ctx.policy)).summary()
+    return (await sweep.sweep(ctx.sessions, ctx.domain)).summary()
 
 
 async def _followup(ctx: JobContext) -> str:
-    return (await sweep.followups(ctx.sessions, ctx.clock, ctx.zone, ctx.policy)).summary()
+    return (await sweep.followups(ctx.sessions, ctx.domain)).summary()
 
 
 async def _digest(ctx: JobContext) -> str:
-    return (await digests.send_due_digests(ctx.sessions, ctx.clock, ctx.zone, ctx.policy)).summary()
+    return (await digests.send_due_digests(ctx.sessions, ctx.domain)).summary()
 
 
 async def _housekeeping(ctx: JobContext) -> str:
@@ -67,7 +76,7 @@ def previous_month(day: date) -> date:
 async def _rankings(ctx: JobContext) -> str:
     today = ctx.clock.now().astimezone(ctx.zone).date()
     month = previous_month(today)
-    sent = await digests.push_rankings(ctx.sessions, ctx.clock, ctx.zone, month)
+    sent = await digests.push_rankings(ctx.sessions, ctx.domain, month)
     return f"{month:%Y-%m}: {sent.summary()}"
 
 

@@ -13,6 +13,12 @@ InboundKind = Literal["text", "choice", "location", "photo", "contact", "voice",
 ButtonKind = Literal["choice", "location", "contact"]
 
 
+def t(key: str, **params: Any) -> dict[str, Any]:
+    """A parameter that the adapter renders as message `key` (with `params`) in the
+    reader's locale: how a status, a category or a nested line reaches a message."""
+    return {"$t": key, **params}
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     latitude: float

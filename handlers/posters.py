@@ -16,8 +16,8 @@ from pathlib import Path
 import segno
 from PIL import Image, ImageDraw, ImageFont
 
-from dispatch.charts import font_path
 from dispatch.queries import GridPlace
+from handlers.charts import font_path
 from handlers.wechat_api import WeChatAPI, WeChatAPIError
 from locales import text
 

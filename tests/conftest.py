@@ -15,10 +15,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import build_domain
 from dialogs.base import Answer, Services
 from dialogs.router import handle
 from dispatch.classify import Classifier
 from dispatch.clock import FrozenClock
+from dispatch.context import Domain
 from dispatch.messages import Inbound, Location
 from dispatch.org import import_org
 from dispatch.orgfile import DEMO_ORG_PATH, load_org_file
@@ -74,11 +76,17 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-async def services(engine: AsyncEngine, clock: FrozenClock, classifier: Classifier) -> Services:
+def domain(clock: FrozenClock) -> Domain:
+    """The shipped SLA policy and points rules, notices and charts as in production."""
+    return build_domain(clock, ZONE)
+
+
+@pytest.fixture
+async def services(engine: AsyncEngine, domain: Domain, classifier: Classifier) -> Services:
     sessions = session_factory(engine)
     async with sessions() as session, session.begin():
         await import_org(session, load_org_file(DEMO_ORG_PATH))
-    return Services(sessions=sessions, clock=clock, classifier=classifier, zone=ZONE)
+    return Services(sessions=sessions, domain=domain, classifier=classifier)
 
 
 @dataclass

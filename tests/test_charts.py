@@ -16,9 +16,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from dispatch import charts
-from dispatch.charts import DailyPoint, missing_glyphs, render_daily_chart
+from dispatch.context import DailyPoint
 from dispatch.orgfile import DEMO_ORG_PATH
+from handlers import charts
+from handlers.charts import missing_glyphs, render_daily_chart
 from locales import DEFAULT, catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,7 +161,8 @@ def test_does_not_touch_pyplot() -> None:
     script = (
         "import sys\n"
         "from datetime import date\n"
-        "from dispatch.charts import DailyPoint, render_daily_chart\n"
+        "from dispatch.context import DailyPoint\n"
+        "from handlers.charts import render_daily_chart\n"
         "png = render_daily_chart('t', [DailyPoint(date(2026, 11, 16), 1, 2)], [('x', 3)],"
         " new_label='n', resolved_label='r', open_title='o')\n"
         "assert png.startswith(b'\\x89PNG')\n"

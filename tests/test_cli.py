@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select, text
 
+from bot.app import build_domain
 from bot.cli import main
 from bot.settings import Settings
 from dialogs.base import Services
@@ -141,7 +142,7 @@ def keys(person: Person) -> list[str]:
 
 def services_for(sessions: Any, classifier: Classifier) -> Services:
     clock = FrozenClock(datetime(2026, 11, 24, 1, 30, tzinfo=UTC))
-    return Services(sessions=sessions, clock=clock, classifier=classifier, zone=ZONE)
+    return Services(sessions=sessions, domain=build_domain(clock, ZONE), classifier=classifier)
 
 
 # help, classify, diagram: no database ---------------------------------------------------------

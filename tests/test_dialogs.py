@@ -23,9 +23,8 @@ async def test_a_restart_in_the_middle_of_a_dialog_resumes_it(services: Services
     engine = services.sessions.engine
     restarted = Services(
         sessions=session_factory(engine),
-        clock=services.clock,
+        domain=services.domain,
         classifier=services.classifier,
-        zone=services.zone,
     )
     again = Person(restarted, "c")
     await again.says("2人")

@@ -15,7 +15,7 @@ from dialogs.base import Services
 from dispatch.clock import FrozenClock
 from dispatch.jobs import JobContext, run_job
 from storage.models import OutboxMessage, Person
-from tests.conftest import TOWNSHIP_CENTRE, VILLAGE_MEDIATION, ZONE, make_staff
+from tests.conftest import TOWNSHIP_CENTRE, VILLAGE_MEDIATION, make_staff
 from tests.telegram_harness import running_bot
 from tests.test_sla import case_of, notices, report
 from tests.test_telegram_e2e import bind_on_telegram
@@ -24,7 +24,7 @@ LEADER = 9100
 
 
 def ctx(services: Services) -> JobContext:
-    return JobContext(services.sessions, services.clock, ZONE, services.policy)
+    return JobContext(services.sessions, services.domain)
 
 
 async def a_day_of_work(services: Services, person) -> list[str]:  # type: ignore[no-untyped-def]

@@ -31,7 +31,7 @@ TUESDAY_0930 = datetime(2026, 11, 24, 1, 30, tzinfo=UTC)
 
 
 def ctx(services: Services) -> JobContext:
-    return JobContext(services.sessions, services.clock, ZONE, services.policy)
+    return JobContext(services.sessions, services.domain)
 
 
 async def report(
@@ -167,7 +167,7 @@ async def test_each_step_once_with_two_sweepers(
         await report(person(f"c{i}"))
     clock.advance(timedelta(hours=2, minutes=1))  # every offer at its 50% reminder
     # A second process: its own session factory (and SQLite connection pool) on the same file.
-    other = JobContext(session_factory(services.sessions.engine), clock, ZONE, services.policy)
+    other = JobContext(session_factory(services.sessions.engine), services.domain)
     await asyncio.gather(run_job("sweep", ctx(services)), run_job("sweep", other))
     await asyncio.gather(run_job("sweep", ctx(services)), run_job("sweep", other))
     reminders = [r for r in await notices(services) if r.purpose == "remind"]
@@ -200,7 +200,7 @@ async def test_a_restart_in_the_middle_of_a_ladder(
     clock.advance(timedelta(days=1, hours=13))
     await run_job("sweep", ctx(services))  # the 50% reminder
     # The process stops; a new one starts with fresh resources on the same database.
-    restarted = JobContext(session_factory(services.sessions.engine), clock, ZONE, services.policy)
+    restarted = JobContext(session_factory(services.sessions.engine), services.domain)
     await run_job("sweep", restarted)  # nothing new
     clock.advance(timedelta(days=1, hours=6))
     await run_job("sweep", restarted)  # the 90% reminder, once

@@ -65,10 +65,10 @@ def jobs_run(name: str, at: str | None) -> None:
     """Run one job now, or as if the clock read --at."""
     from datetime import datetime
 
+    from bot.app import build_domain
     from bot.wallclock import SystemClock
     from dispatch.clock import FrozenClock
     from dispatch.jobs import JOBS, JobContext, run_job
-    from dispatch.policy import default_policy
 
     if name not in JOBS:
         fail(f"unknown job {name!r}; one of: {', '.join(JOBS)}", 2)
@@ -87,7 +87,7 @@ def jobs_run(name: str, at: str | None) -> None:
 
     async def go() -> str:
         async with open_database(settings) as db:
-            ctx = JobContext(db.sessions, clock, settings.zone, default_policy())
+            ctx = JobContext(db.sessions, build_domain(clock, settings.zone))
             return await run_job(name, ctx)
 
     when = clock.now().astimezone(settings.zone)

@@ -15,8 +15,8 @@ from dialogs.report_dialog import CITIZEN_REPORT, STAFF_REPORT, report_start_dat
 from dialogs.roles import is_leader, is_staff
 from dialogs.steps import ArgumentStep, Dialog
 from dispatch import cases
-from dispatch.cases import handler_buttons, t
-from dispatch.messages import Button
+from dispatch.messages import Button, t
+from dispatch.notifications import case_card, handler_buttons
 from dispatch.payloads import FollowUp, Supervise
 from dispatch.people import InviteError, redeem_invite
 from storage.models import Case, DialogState, Region, Unit
@@ -144,7 +144,7 @@ async def show_status(turn: Turn, number: str) -> None:
         turn.say("status.not_found", number=number[:20])
         return
     on_case = case.reporter_id == turn.person.id or case.assignee_id == turn.person.id
-    card = await cases.case_card(turn.session, turn.services.zone, case, reveal=on_case)
+    card = await case_card(turn.session, turn.services.zone, case, reveal=on_case)
     events = await cases.events_of(turn.session, case)
     card["timeline"] = [
         {

@@ -26,8 +26,7 @@ async def digest(turn: Turn, state: DialogState | None, argument: str) -> None:
     # unit of work (on SQLite, the write lock) should not be held that long.
     async with turn.services.sessions.read() as reading:
         reply = await digests.digest_reply(
-            reading,
-            turn.services.zone,
+            turn.services.domain.within(reading),
             turn.person,
             today,
             span,  # type: ignore[arg-type]
@@ -62,7 +61,7 @@ async def _supervise(turn: Turn, case_id: int) -> None:
     try:
         if case is None:
             raise TransitionRefused("case.not_allowed")
-        await cases.supervise(turn.session, turn.clock, turn.person, case)
+        await cases.supervise(turn.ctx, turn.person, case)
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return

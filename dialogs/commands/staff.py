@@ -12,8 +12,8 @@ from dialogs.commands import ACCEPT_WORDS, DECLINE_WORDS, Feature
 from dialogs.conversation import ask_again, start_dialog
 from dialogs.roles import STAFF
 from dispatch import cases, digests, outbox, points
-from dispatch.cases import handler_buttons, t
-from dispatch.messages import Button
+from dispatch.messages import t
+from dispatch.notifications import case_card, handler_buttons, offer_buttons
 from dispatch.payloads import Accept, Close, Decline, Escalate, Pause, Progress
 from dispatch.people import InviteError, create_link
 from dispatch.workflow import TransitionRefused
@@ -39,19 +39,10 @@ async def tasks(turn: Turn, state: DialogState | None, argument: str) -> None:
         turn.say("tasks.none")
     for offer in offers:
         case = await turn.session.get_one(Case, offer.case_id)
-        card = await cases.case_card(turn.session, turn.services.zone, case, reveal=False)
-        turn.say(
-            "tasks.offer",
-            (
-                (
-                    Button("button.accept", Accept(offer.id).pack()),
-                    Button("button.decline", Decline(offer.id).pack()),
-                ),
-            ),
-            **card,
-        )
+        card = await case_card(turn.session, turn.services.zone, case, reveal=False)
+        turn.say("tasks.offer", offer_buttons(offer.id), **card)
     for case in open_cases:
-        card = await cases.case_card(turn.session, turn.services.zone, case, reveal=True)
+        card = await case_card(turn.session, turn.services.zone, case, reveal=True)
         turn.say("tasks.case", handler_buttons(case.id), **card)
     await ask_again(turn, state)
 
@@ -80,9 +71,7 @@ async def pause(turn: Turn, state: DialogState | None, argument: str) -> None:
         return
     if reason.strip():
         try:
-            await cases.pause(
-                turn.session, turn.clock, turn.services.zone, turn.person, case, reason.strip()
-            )
+            await cases.pause(turn.ctx, turn.person, case, reason.strip())
         except TransitionRefused as refused:
             turn.say(refused.reason)
         else:
@@ -117,7 +106,7 @@ async def points_of_month(turn: Turn, state: DialogState | None, argument: str) 
 @feature.command("ranking", help="command_help.ranking", roles=STAFF, refusal="ranking.none")
 async def ranking(turn: Turn, state: DialogState | None, argument: str) -> None:
     month = turn.clock.now().astimezone(turn.services.zone).date()
-    found = await digests.ranking_for(turn.session, turn.services.zone, turn.person, month)
+    found = await digests.ranking_for(turn.ctx, turn.person, month)
     if found is None:
         turn.say("ranking.none")
     else:
@@ -131,18 +120,11 @@ async def ranking(turn: Turn, state: DialogState | None, argument: str) -> None:
 async def accept(turn: Turn, offer_id: int) -> None:
     """Take an offer: the case card with the handler's buttons, or the refusal's reason."""
     try:
-        case = await cases.accept(
-            turn.session,
-            turn.clock,
-            turn.services.zone,
-            turn.person,
-            offer_id,
-            turn.services.policy,
-        )
+        case = await cases.accept(turn.ctx, turn.person, offer_id)
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return
-    card = await cases.case_card(turn.session, turn.services.zone, case, reveal=True)
+    card = await case_card(turn.session, turn.services.zone, case, reveal=True)
     turn.say("handling.accepted", handler_buttons(case.id), **card)
 
 
@@ -198,9 +180,7 @@ async def on_case_button(
 
 async def _resume_clock(turn: Turn, case: Case) -> None:
     try:
-        seconds = await cases.resume(
-            turn.session, turn.clock, turn.services.zone, turn.person, case, turn.services.policy
-        )
+        seconds = await cases.resume(turn.ctx, turn.person, case)
     except TransitionRefused as refused:
         turn.say(refused.reason)
         return

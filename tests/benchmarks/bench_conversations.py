@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 
+from bot.app import build_domain
 from bot.wallclock import SystemClock
 from dialogs.base import Services
 from dispatch.classify import Classifier
@@ -133,9 +134,8 @@ async def run(users: int, database: str | None, echo: bool, profile: str | None)
 async def _run_on(engine: Any, users: int, profile: str | None) -> dict[str, Any]:
     services = Services(
         sessions=session_factory(engine),
-        clock=SystemClock(),
+        domain=build_domain(SystemClock(), ZONE),
         classifier=Classifier.load(),
-        zone=ZONE,
     )
     backend = await _backend(engine)
     async with services.sessions() as session, session.begin():

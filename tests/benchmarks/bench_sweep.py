@@ -58,6 +58,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, delete, event, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import build_domain
 from dispatch import digests, stats
 from dispatch.clock import FrozenClock
 from dispatch.org import import_org
@@ -1004,8 +1005,7 @@ async def measure(
 ) -> int:
     engine = create_engine(url)
     sessions = session_factory(engine)
-    clock = FrozenClock(NOW)
-    policy = Policy.load()
+    domain = build_domain(FrozenClock(NOW), ZONE, policy=Policy.load())
     capture = Capture(engine)
     results: list[tuple[str, str, str, str]] = []
     try:
@@ -1021,8 +1021,8 @@ async def measure(
             say(f"WARNING: {due} cases already due at now; the 'nothing due' figures include them")
 
         # (a) nothing due
-        await sweep(sessions, clock, ZONE, policy)  # warm-up: pool, compiled-statement cache
-        values, tally = await timed(lambda: sweep(sessions, clock, ZONE, policy), 50)
+        await sweep(sessions, domain)  # warm-up: pool, compiled-statement cache
+        values, tally = await timed(lambda: sweep(sessions, domain), 50)
         median, p95 = statistics.median(values) * 1000, _percentile(values, 0.95) * 1000
         say(
             f"sweep, nothing due (50 ticks): median {median:.2f} ms, p95 {p95:.2f} ms "
@@ -1049,8 +1049,8 @@ async def measure(
             )
 
         # (c) followups, nothing due
-        await followups(sessions, clock, ZONE, policy)
-        values, tally = await timed(lambda: followups(sessions, clock, ZONE, policy), 50)
+        await followups(sessions, domain)
+        values, tally = await timed(lambda: followups(sessions, domain), 50)
         f_median, f_p95 = statistics.median(values) * 1000, _percentile(values, 0.95) * 1000
         say(f"followups, nothing due (50 ticks): median {f_median:.2f} ms, p95 {f_p95:.2f} ms")
         results.append(
@@ -1064,7 +1064,7 @@ async def measure(
 
         # the due query's plan
         with capture:
-            await sweep(sessions, clock, ZONE, policy)
+            await sweep(sessions, domain)
         due_plans = [
             (s, p) for _, s, p in capture.statements if s.lstrip().upper().startswith("SELECT")
         ]
@@ -1091,7 +1091,7 @@ async def measure(
             done: Counter[str] = Counter()
             while await due_count(engine) and len(ticks) < 20:
                 t = time.perf_counter()
-                tally = await sweep(sessions, clock, ZONE, policy)
+                tally = await sweep(sessions, domain)
                 ticks.append(time.perf_counter() - t)
                 done.update(tally.done)
             left = await due_count(engine)
@@ -1142,7 +1142,7 @@ async def measure(
                 return await stats.report(session, PREFECTURE_PATH, ZONE, TODAY, "day")
 
             async def digest() -> Any:
-                return await digests.digest_reply(session, ZONE, leader, TODAY, "day")
+                return await digests.digest_reply(domain.within(session), leader, TODAY, "day")
 
             captured: list[tuple[float, str, Any]] = []
             r_median = await _report_figure(
@@ -1301,10 +1301,9 @@ async def sweep_on_empty(url: str) -> list[float]:
     engine = create_engine(url)
     try:
         sessions = session_factory(engine)
-        clock = FrozenClock(NOW)
-        policy = Policy.load()
-        await sweep(sessions, clock, ZONE, policy)
-        values, _ = await timed(lambda: sweep(sessions, clock, ZONE, policy), 50)
+        domain = build_domain(FrozenClock(NOW), ZONE, policy=Policy.load())
+        await sweep(sessions, domain)
+        values, _ = await timed(lambda: sweep(sessions, domain), 50)
         return values
     finally:
         await engine.dispose()

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from bot.app import App
+from bot.app import App, build_domain
 from bot.runner import web_app
 from bot.settings import Settings
 from bot.wallclock import SystemClock
@@ -63,7 +63,9 @@ async def run(users: int, messages: int, database: str | None, rounds: int = 1) 
     sessions = session_factory(engine)
     async with sessions() as session, session.begin():
         await import_org(session, load_org_file(DEMO_ORG_PATH))
-    services = Services(sessions, SystemClock(), Classifier.load(), ZoneInfo("Asia/Shanghai"))
+    services = Services(
+        sessions, build_domain(SystemClock(), ZoneInfo("Asia/Shanghai")), Classifier.load()
+    )
     latencies: list[float] = []
     ids = itertools.count(1)
     async with FakeWeChatAPI(app_id=APP_ID) as fake:

@@ -11,6 +11,9 @@ CJK SC"), whose glyph shapes follow the mainland standard.
 Only matplotlib's object-oriented API is used (``Figure`` + ``FigureCanvasAgg``), never
 pyplot: no global figure registry, no GUI backend, no rcParams changes. The font is found
 and opened on first use, not at import.
+
+matplotlib costs 40 MB and most of a second to import, so nothing imports this module at
+start-up: `MatplotlibCharts` (bot/app.py) imports it when the first chart is drawn.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -32,6 +34,8 @@ from matplotlib.font_manager import FontPath, FontProperties
 from matplotlib.ft2font import FT2Font
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
+
+from dispatch.context import DailyPoint
 
 FONT_PACKAGE = "noto_cjk_sans_otc"
 FONT_FILE = "NotoSansCJK-Regular.ttc"
@@ -46,13 +50,6 @@ NEW_COLOUR = "#e4572e"
 RESOLVED_COLOUR = "#2e9e5b"
 OPEN_COLOUR = "#3b6fb6"
 GRID_COLOUR = "#dddddd"
-
-
-@dataclass(frozen=True, slots=True)
-class DailyPoint:
-    day: date
-    new: int
-    resolved: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,5 +178,5 @@ def render_daily_chart(
 
     out = io.BytesIO()
     # No "Software" text chunk (it names the matplotlib version): same input, same bytes.
-    canvas.print_png(out, metadata={"Software": None})
+    canvas.print_png(out, metadata={"Software": None})  # type: ignore[no-untyped-call]
     return out.getvalue()

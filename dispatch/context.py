@@ -1,0 +1,97 @@
+"""What a domain operation is given: the long-lived `Domain` and the per-unit-of-work `Ctx`.
+
+The composition root (bot/, and the tests' fixtures) builds one `Domain` at start-up with
+the clock, the zone, the SLA policy and the points rules it loaded, the notification sink
+and the chart renderer; a handled message or a sweep step wraps it with its own session in
+a `Ctx`. Nothing in dispatch/ loads a policy or rules file on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.clock import Clock
+from dispatch.policy import Policy
+
+if TYPE_CHECKING:
+    from dispatch.events import Event
+    from dispatch.points import PointRules
+
+
+@dataclass(frozen=True, slots=True)
+class DailyPoint:
+    """One day of the leaders' chart: cases reported and cases resolved."""
+
+    day: date
+    new: int
+    resolved: int
+
+
+class ChartRenderer(Protocol):
+    """Draws the leaders' daily-report chart; every label arrives already localised."""
+
+    def daily_chart(
+        self,
+        title: str,
+        days: Sequence[DailyPoint],
+        open_by_type: Sequence[tuple[str, int]],
+        *,
+        new_label: str,
+        resolved_label: str,
+        open_title: str,
+    ) -> bytes:
+        """PNG bytes."""
+        ...
+
+
+# Turns what happened into notices, in the same unit of work (dispatch.notifications.handle).
+Notify = Callable[["Ctx", "Event"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """Long-lived: built once by the composition root."""
+
+    clock: Clock
+    zone: ZoneInfo
+    policy: Policy
+    rules: PointRules
+    notify: Notify
+    charts: ChartRenderer
+
+    def within(self, session: AsyncSession) -> Ctx:
+        return Ctx(self, session)
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """One unit of work: the domain and the session that commits (or not) as a whole."""
+
+    domain: Domain
+    session: AsyncSession
+
+    @property
+    def clock(self) -> Clock:
+        return self.domain.clock
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.domain.zone
+
+    @property
+    def policy(self) -> Policy:
+        return self.domain.policy
+
+    @property
+    def rules(self) -> PointRules:
+        return self.domain.rules
+
+    async def publish(self, event: Event) -> None:
+        """Tell whoever must hear of `event`: its notices join this unit of work."""
+        await self.domain.notify(self, event)

@@ -1,0 +1,147 @@
+"""What happened to a case, as the domain reports it to dispatch.notifications.
+
+An event carries the objects as they are at that moment in the unit of work; whoever hears
+it reads the case then, so a notice shows the status the case had when it was sent. Most
+events mirror a `case_events` row that dispatch.workflow wrote just before (MajorRisk and
+SupervisionDue do not: the `report` row and the case's supervision columns say it). The
+table is the record of what was done; these classes exist so that one module decides who
+is told.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from dispatch.routing import Target
+from storage.models import Case, CaseOffer, Person, Region
+
+
+@dataclass(frozen=True, slots=True)
+class MajorRisk:
+    """A major-risk case was reported."""
+
+    case: Case
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """The case was offered to `target.person` (a mediator, or a centre dispatcher)."""
+
+    case: Case
+    offer: CaseOffer
+    target: Target
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The offered person accepted the case."""
+
+    case: Case
+    offer: CaseOffer
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The assignee recorded the outcome (`success` or `failed`)."""
+
+    case: Case
+    outcome: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """The assignee stopped the clock while waiting for a party."""
+
+    case: Case
+    by: Person
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reopened:
+    """The reporter was dissatisfied; the case was reopened and offered again."""
+
+    case: Case
+    offer: CaseOffer
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reminded:
+    """A share (`fraction`) of the current stage's time has passed without an answer."""
+
+    case: Case
+    stage: str | None
+    fraction: float
+    key: str  # the SLA step: "{case}:{stage}:{clock start}:{step}"
+    at: datetime  # when the sweep took the step
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressRequired:
+    """A major case had no progress note in the last day."""
+
+    case: Case
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferExpired:
+    """An offer was not accepted in time; the case moves on to someone else."""
+
+    case: Case
+    offer: CaseOffer
+    holder: Person
+
+
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    """The case passed its deadline (催办)."""
+
+    case: Case
+    key: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Escalated:
+    """The case passed its deadline long enough to move one level up (督办)."""
+
+    case: Case
+    from_region: Region | None
+    to_region: Region | None
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisionDue:
+    """挂牌督办: the daily notice on a supervised case is due."""
+
+    case: Case
+    at: datetime  # when the sweep took it; the notice is once per local day
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpAsked:
+    """回访: the reporter is asked how the case went."""
+
+    case: Case
+
+
+Event = (
+    MajorRisk
+    | Offered
+    | Accepted
+    | Closed
+    | Paused
+    | Reopened
+    | Reminded
+    | ProgressRequired
+    | OfferExpired
+    | Overdue
+    | Escalated
+    | SupervisionDue
+    | FollowUpAsked
+)
