@@ -1,4 +1,4 @@
-"""Masking of phone and ID numbers outside the case itself (DESIGN.md section 7)."""
+"""Masking of phone and ID numbers outside the case itself (docs/architecture.md, "Privacy")."""
 
 from __future__ import annotations
 

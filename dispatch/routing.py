@@ -1,7 +1,8 @@
 """Where a case goes: by risk to a level, by category to a unit, by load to a person.
 
-general → village, significant → township, major → county (DESIGN.md section 2). A level
-with no unit that handles the category, or with nobody left to take it, passes it up.
+general → village, significant → township, major → county (docs/architecture.md, "The
+case life cycle"). A level with no unit that handles the category, or with nobody left to
+take it, passes it up.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The case life cycle (DESIGN.md section 2), declared once as data.
+"""The case life cycle (docs/architecture.md, "The case life cycle"), declared once as data.
 
 Every change of a case's status goes through `apply()`: it checks the transition table
 (from which states, by which roles), updates the row with a compare-and-set on `version`,

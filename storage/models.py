@@ -1,4 +1,5 @@
-"""SQLAlchemy models: the database is the only source of truth (DESIGN.md section 4).
+"""SQLAlchemy models: the database is the only source of truth
+(docs/architecture.md, "State and time").
 
 Times are stored as UTC. Columns that a sweep or a lookup filters on carry an index.
 """
@@ -165,10 +166,10 @@ class Case(Base):
     # Incremented by every transition: the compare-and-set guard against lost updates.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    # SLA clock (DESIGN.md section 4): the deadline of the current stage ("accept" while
-    # offered, "resolve" while in progress), when that clock started, and the next instant
-    # the sweep must act on this case. Only `next_action_at` is searched, through its index,
-    # so a sweep costs what is due, not what is open.
+    # SLA clock (docs/architecture.md, "State and time"): the deadline of the current stage
+    # ("accept" while offered, "resolve" while in progress), when that clock started, and
+    # the next instant the sweep must act on this case. Only `next_action_at` is searched,
+    # through its index, so a sweep costs what is due, not what is open.
     sla_stage: Mapped[str | None] = mapped_column(String(8))
     sla_started_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
@@ -230,7 +231,7 @@ class CaseMedia(Base):
 
 
 class CaseRead(Base):
-    """Who on the staff opened which case, and when (DESIGN.md section 7)."""
+    """Who on the staff opened which case, and when (docs/architecture.md, "Privacy")."""
 
     __tablename__ = "case_reads"
 
