@@ -106,7 +106,8 @@ async def serve(
     stop = stop or asyncio.Event()
     services = app.services
     policy = services.policy
-    quiet = (lambda at: policy.quiet.holds(at, services.zone)) if policy.quiet else None
+    hours = policy.quiet
+    quiet = (lambda at: hours.holds(at, services.zone)) if hours is not None else None
     senders: list[OutboxSender] = []
 
     def wake_senders() -> None:

@@ -60,7 +60,7 @@ def make_bot(token: str, api_base: str) -> Bot:
 
 
 def make_dispatcher(services: Services, on_handled: callable) -> Dispatcher:  # type: ignore[valid-type]
-    async def handle_inbound(inbound: Inbound):  # type: ignore[no-untyped-def]
+    async def handle_inbound(inbound: Inbound):
         return await handle(services, inbound)
 
     dispatcher = Dispatcher()

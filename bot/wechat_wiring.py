@@ -72,7 +72,7 @@ def wechat_channel(
                 )
         wake_senders()
 
-    async def handle_inbound(inbound: Inbound):  # type: ignore[no-untyped-def]
+    async def handle_inbound(inbound: Inbound):
         return await handle(services, inbound)
 
     callback = WeChatCallback(

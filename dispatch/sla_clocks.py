@@ -138,7 +138,7 @@ def resumed(
         ladder=case.ladder,
     )
     _schedule(moved, policy, zone)
-    fields = {
+    fields: dict[str, object] = {
         "sla_started_at": moved.sla_started_at,
         "due_at": moved.due_at,
         "next_action_at": moved.next_action_at,

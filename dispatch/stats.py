@@ -147,7 +147,8 @@ class Report:
             return len(now) - len(before)
         if isinstance(now, dict):
             raise TypeError(f"{name} is a breakdown; compare its entries")
-        return now - before
+        difference: float | int = now - before
+        return difference
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +221,10 @@ def _of_case(column: Any, case_id: Any) -> Any:
 
 def _within(region_path: str, case_id: Any) -> ColumnElement[bool]:
     """The case `case_id` lies under `region_path` (a prefix test on its region_path)."""
-    return _of_case(Case.region_path, case_id).startswith(region_path, autoescape=True)
+    within: ColumnElement[bool] = _of_case(Case.region_path, case_id).startswith(
+        region_path, autoescape=True
+    )
+    return within
 
 
 def _not_indexed(column: SQLColumnExpression[str]) -> ColumnElement[str]:
@@ -543,8 +547,8 @@ async def open_by_category(
         )
         .group_by(Case.category)
     )
-    for category, count in quiet.all():
-        counts[category or "other"] += int(count)
+    for unchanged, count in quiet.all():
+        counts[unchanged or "other"] += int(count)
     for *_, category in await _latest(
         session, region_path, at, OPEN_RULE, ("report", "reopen"), candidates=moved
     ):

@@ -42,7 +42,7 @@ class Transition:
     roles: frozenset[str]
 
 
-def _t(name: str, sources: set[str], target: str, roles: set[str] | frozenset[str]):
+def _t(name: str, sources: set[str], target: str, roles: set[str] | frozenset[str]) -> Transition:
     return Transition(name, frozenset(sources), target, frozenset(roles))
 
 

@@ -178,5 +178,5 @@ def render_daily_chart(
 
     out = io.BytesIO()
     # No "Software" text chunk (it names the matplotlib version): same input, same bytes.
-    canvas.print_png(out, metadata={"Software": None})  # type: ignore[no-untyped-call]
+    canvas.print_png(out, metadata={"Software": None})
     return out.getvalue()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.exceptions import (
@@ -47,7 +48,7 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
 def inbound_from_message(message: Message) -> Inbound:
     user = message.from_user
-    base = {
+    base: dict[str, Any] = {
         "channel": CHANNEL,
         "user_ref": str(user.id if user else message.chat.id),
         "chat_ref": str(message.chat.id),
@@ -57,17 +58,17 @@ def inbound_from_message(message: Message) -> Inbound:
     }
     if message.location is not None:
         loc = Location(message.location.latitude, message.location.longitude)
-        return Inbound(kind="location", location=loc, **base)  # type: ignore[arg-type]
+        return Inbound(kind="location", location=loc, **base)
     if message.photo:
         # Telegram sends several sizes; the last is the largest.
-        return Inbound(  # type: ignore[arg-type]
+        return Inbound(
             kind="photo", media=(message.photo[-1].file_id,), text=message.caption or "", **base
         )
     if message.contact is not None:
-        return Inbound(kind="contact", text=message.contact.phone_number, **base)  # type: ignore[arg-type]
+        return Inbound(kind="contact", text=message.contact.phone_number, **base)
     if message.text is not None:
-        return Inbound(kind="text", text=message.text, **base)  # type: ignore[arg-type]
-    return Inbound(kind="unsupported", **base)  # type: ignore[arg-type]
+        return Inbound(kind="text", text=message.text, **base)
+    return Inbound(kind="unsupported", **base)
 
 
 def inbound_from_callback(query: CallbackQuery) -> Inbound:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,7 +31,7 @@ async def insert_ignoring_conflict(
 
 async def next_in_sequence(session: AsyncSession, year: int) -> int:
     """The next case serial for `year`, atomically, without gaps under concurrency."""
-    table = CaseCounter.__table__
+    table = cast(Table, CaseCounter.__table__)
     stmt = _insert(session, table).values(year=year, last=1)
     stmt = stmt.on_conflict_do_update(index_elements=["year"], set_={"last": table.c.last + 1})
     result = await session.execute(stmt.returning(table.c.last))
@@ -39,7 +39,7 @@ async def next_in_sequence(session: AsyncSession, year: int) -> int:
 
 
 async def upsert_job_run(session: AsyncSession, name: str, at: datetime, result: str) -> None:
-    table = JobRun.__table__
+    table = cast(Table, JobRun.__table__)
     stmt = _insert(session, table).values(name=name, last_run_at=at, last_result=result)
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"], set_={"last_run_at": at, "last_result": result}

@@ -141,10 +141,17 @@ class Person:
 
     async def sends(self, kind: str, **kw: object) -> Answer:
         if kind == "location":
-            lat, lon = kw.pop("at")  # type: ignore[misc]
-            kw["location"] = Location(lat, lon)
+            at = kw.pop("at")
+            assert isinstance(at, tuple)
+            kw["location"] = Location(float(at[0]), float(at[1]))
         self.last = await handle(self.services, self._inbound(kind=kind, **kw))
         return self.last
+
+    @property
+    def id(self) -> int:
+        """The person's id in the database (known once they have written)."""
+        assert self.last is not None and self.last.person_id is not None, "has not written yet"
+        return self.last.person_id
 
     def texts(self) -> list[str]:
         assert self.last is not None

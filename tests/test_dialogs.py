@@ -14,7 +14,7 @@ from storage.models import Case, CaseMedia, DialogState
 from tests.conftest import GRID, Person, make_staff
 
 
-async def test_a_restart_in_the_middle_of_a_dialog_resumes_it(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_a_restart_in_the_middle_of_a_dialog_resumes_it(services: Services, person) -> None:
     citizen = person("c")
     await citizen.says(f"/start g_{GRID}")
     await citizen.says("邻居家的鸡天天跑到我家菜地里吃菜，说了也不管")
@@ -33,7 +33,7 @@ async def test_a_restart_in_the_middle_of_a_dialog_resumes_it(services: Services
 
 async def test_a_dialog_idle_for_a_day_expires(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     citizen = person("c")
     await citizen.says("/report")
     clock.advance(timedelta(hours=24, minutes=1))
@@ -42,7 +42,7 @@ async def test_a_dialog_idle_for_a_day_expires(
     assert "nav.nothing_to_cancel" in citizen.said()
 
 
-async def test_free_text_outside_a_dialog_starts_a_report(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_free_text_outside_a_dialog_starts_a_report(services: Services, person) -> None:
     citizen = person("c")
     await citizen.says("村里的养猪场污水直接排到河里，臭得不得了")
     assert citizen.said()[0] == "report.started_from_text"
@@ -52,7 +52,7 @@ async def test_free_text_outside_a_dialog_starts_a_report(services: Services, pe
     assert hello.said() == ["fallback.menu", "menu.title"]
 
 
-async def test_walking_the_region_tree_and_sharing_a_location(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_walking_the_region_tree_and_sharing_a_location(services: Services, person) -> None:
     citizen = person("c")
     await citizen.says("/report")
     await citizen.says("承包的橡胶林被邻村的人占了，界桩也被拔了")
@@ -86,7 +86,7 @@ async def test_walking_the_region_tree_and_sharing_a_location(services: Services
         assert media == ["AgACAg-photo-1"]
 
 
-async def test_correcting_one_answer_from_the_summary(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_correcting_one_answer_from_the_summary(services: Services, person) -> None:
     citizen = person("c")
     await citizen.says(f"/start g_{GRID}")
     await citizen.says("隔壁装修天天吵，说了也不听")
@@ -102,7 +102,7 @@ async def test_correcting_one_answer_from_the_summary(services: Services, person
     assert "3至9人" in citizen.text()
 
 
-async def test_low_confidence_asks_the_person_to_pick_the_type(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_low_confidence_asks_the_person_to_pick_the_type(services: Services, person) -> None:
     citizen = person("c")
     await citizen.says("/report")
     await citizen.says("有点事情想请你们帮忙看看")
@@ -111,7 +111,7 @@ async def test_low_confidence_asks_the_person_to_pick_the_type(services: Service
     assert citizen.said()[-1] == "report.ask_location"
 
 
-async def test_wrong_phone_number_is_asked_again(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_wrong_phone_number_is_asked_again(services: Services, person) -> None:
     citizen = person("c")
     await citizen.says(f"/start g_{GRID}")
     await citizen.says("隔壁装修天天吵，说了也不听")
@@ -123,7 +123,7 @@ async def test_wrong_phone_number_is_asked_again(services: Services, person) -> 
     assert citizen.said() == ["report.phone_invalid", "report.ask_contact"]
 
 
-async def test_help_in_the_middle_of_a_report_then_carry_on(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_help_in_the_middle_of_a_report_then_carry_on(services: Services, person) -> None:
     citizen = person("c")
     await citizen.says(f"/start g_{GRID}")
     await citizen.says("/help")
@@ -152,7 +152,7 @@ async def test_grid_worker_reports_a_dispute_mediated_on_the_spot(services: Serv
         assert case.region_code == GRID
 
 
-async def test_dialog_state_is_in_the_database(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_dialog_state_is_in_the_database(services: Services, person) -> None:
     citizen = person("c")
     await citizen.says("/report")
     async with services.sessions() as session:
@@ -160,7 +160,7 @@ async def test_dialog_state_is_in_the_database(services: Services, person) -> No
         assert state is not None and state.dialog == "report" and state.step == "describe"
 
 
-async def test_whoami_and_bind_errors(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_whoami_and_bind_errors(services: Services, person) -> None:
     citizen = person("c")
     await citizen.says("/whoami")
     assert citizen.said()[0] == "whoami.citizen"

@@ -10,7 +10,7 @@ from tests.conftest import GRID, VILLAGE_MEDIATION, make_staff
 from tests.conftest import Person as Chat
 
 
-async def test_staff_link_a_second_channel_and_notices_follow(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_staff_link_a_second_channel_and_notices_follow(services: Services, person) -> None:
     on_telegram = await make_staff(services, "tg-mediator", "mediator", VILLAGE_MEDIATION)
     await on_telegram.says("/link")
     assert on_telegram.said()[0] == "link.code"

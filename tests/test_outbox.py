@@ -24,7 +24,9 @@ async def a_person_on_telegram(services: Services, *, also_console: bool = False
     async with services.sessions() as session, session.begin():
         person, _ = await person_for(session, services.clock, "telegram", str(CHAT), str(CHAT))
         if also_console:
-            services.clock.advance(timedelta(seconds=-60))  # used earlier than Telegram
+            clock = services.clock
+            assert isinstance(clock, FrozenClock)
+            clock.advance(timedelta(seconds=-60))  # used earlier than Telegram
             session.add(
                 Identity(
                     person_id=person.id,
@@ -34,7 +36,7 @@ async def a_person_on_telegram(services: Services, *, also_console: bool = False
                     last_seen_at=services.clock.now(),
                 )
             )
-            services.clock.advance(timedelta(seconds=60))
+            clock.advance(timedelta(seconds=60))
         return person.id
 
 
@@ -50,7 +52,7 @@ async def queue(services: Services, person_id: int, key: str) -> int | None:
         )
 
 
-def sender(services: Services, bot) -> OutboxSender:  # type: ignore[no-untyped-def]
+def sender(services: Services, bot) -> OutboxSender:
     return OutboxSender(
         services.sessions, services.clock, TelegramTransport(bot), limiter=RateLimiter(1000, 0)
     )

@@ -542,7 +542,7 @@ async def test_rank_is_a_fixed_number_of_queries(services: Services) -> None:
     statements: list[str] = []
     sync_engine = services.sessions.engine.sync_engine
 
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+    def count(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
     event.listen(sync_engine, "before_cursor_execute", count)

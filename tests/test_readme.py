@@ -15,5 +15,5 @@ def test_readme_test_command_is_the_one_ci_runs() -> None:
     root = Path(__file__).parents[1]
     readme = (root / "README.md").read_text(encoding="utf-8")
     ci = (root / ".ci" / "run").read_text(encoding="utf-8")
-    command = "ruff check . && ruff format --check . && pytest -q"
+    command = "ruff check . && ruff format --check . && mypy && pytest -q"
     assert command in readme and command in ci

@@ -38,7 +38,7 @@ async def deliver_all(services: Services, inbox: Inbox) -> None:
         pass
 
 
-async def test_citizen_report_to_closed_case(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_citizen_report_to_closed_case(services: Services, person) -> None:
     mediator = await make_staff(services, "mediator-a", "mediator", VILLAGE_MEDIATION)
     citizen = person("villager")
 
@@ -58,7 +58,7 @@ async def test_citizen_report_to_closed_case(services: Services, person) -> None
     assert "13912345678" in citizen.text()
     await citizen.taps("提交")
     assert citizen.said()[0] == "report.receipt"
-    number = citizen.last.replies[0].params["number"]  # type: ignore[union-attr]
+    number = citizen.last.replies[0].params["number"]
     assert number.startswith("2026-")
 
     inbox = Inbox()

@@ -27,13 +27,13 @@ def ctx(services: Services) -> JobContext:
     return JobContext(services.sessions, services.domain)
 
 
-async def a_day_of_work(services: Services, person) -> list[str]:  # type: ignore[no-untyped-def]
+async def a_day_of_work(services: Services, person) -> list[str]:
     """Two reports in 允景洪街道 today, one accepted and resolved; one in 勐海 (elsewhere)."""
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     first = await report(person("c1"))
     second = await report(person("c2"), "老板拖欠我们三个月工资一直不给，打电话也不接")
     case = await case_of(services, first)
-    offer = [r for r in await notices(services, mediator.last.person_id) if r.case_id == case.id]
+    offer = [r for r in await notices(services, mediator.id) if r.case_id == case.id]
     await mediator.presses(f"a:{offer[-1].offer_id}")
     await mediator.presses(f"c:{case.id}")
     await mediator.taps("调解成功")
@@ -43,7 +43,7 @@ async def a_day_of_work(services: Services, person) -> list[str]:  # type: ignor
     return [first, second]
 
 
-async def test_a_leader_asks_for_the_report_over_telegram(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_a_leader_asks_for_the_report_over_telegram(services: Services, person) -> None:
     await a_day_of_work(services, person)
     async with running_bot(services) as tg:
         await bind_on_telegram(services, tg, LEADER, "leader", TOWNSHIP_CENTRE)
@@ -60,12 +60,12 @@ async def test_a_leader_asks_for_the_report_over_telegram(services: Services, pe
 
 async def test_the_digest_job_sends_once_at_the_leaders_time(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await a_day_of_work(services, person)
     leader = await make_staff(services, "lead", "leader", TOWNSHIP_CENTRE)
     early = await make_staff(services, "early", "leader", "U532801-ZZ")
     async with services.sessions() as session, session.begin():
-        row = await session.get(Person, early.last.person_id)
+        row = await session.get(Person, early.id)
         assert row is not None
         row.digest_time = "17:00"
     clock.set(datetime(2026, 11, 24, 8, 30, tzinfo=UTC))  # 16:30 local: nobody yet
@@ -82,16 +82,16 @@ async def test_the_digest_job_sends_once_at_the_leaders_time(
             await session.scalars(select(OutboxMessage).where(OutboxMessage.purpose == "digest"))
         ).all()
     assert sorted((r.person_id, r.reply["text_key"]) for r in rows) == sorted(
-        [(leader.last.person_id, "digest.day"), (early.last.person_id, "digest.day")]
+        [(leader.id, "digest.day"), (early.id, "digest.day")]
     )
-    county = next(r for r in rows if r.person_id == early.last.person_id)
+    county = next(r for r in rows if r.person_id == early.id)
     assert county.reply["params"]["region"] == "景洪市"
     assert county.reply["media"][0].startswith("png:")
 
 
 async def test_monday_brings_last_weeks_report_and_the_first_last_months(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await make_staff(services, "lead", "leader", TOWNSHIP_CENTRE)
     clock.set(datetime(2026, 11, 30, 10, 30, tzinfo=UTC))  # Monday 30 Nov, 18:30
     await run_job("digest", ctx(services))
@@ -108,13 +108,13 @@ async def test_monday_brings_last_weeks_report_and_the_first_last_months(
 
 async def test_rankings_on_the_first_reach_the_leaders_and_the_units_named(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await a_day_of_work(services, person)  # 曼听社区: +2 accepted, +5 on time, +3 first time
     leader = await make_staff(services, "lead", "leader", TOWNSHIP_CENTRE)
     clock.set(datetime(2026, 12, 1, 1, 0, tzinfo=UTC))  # 1 December 09:00 local
     result = await run_job("rankings", ctx(services))
     assert result.startswith("2026-11")
-    rows = [r for r in await notices(services, leader.last.person_id) if r.purpose == "ranking"]
+    rows = [r for r in await notices(services, leader.id) if r.purpose == "ranking"]
     township = next(r for r in rows if r.reply["params"]["parent"] == "允景洪街道")
     red = township.reply["params"]["red"]
     assert red[0]["unit"] == "曼听社区综治中心" and red[0]["points"] == 10
@@ -122,7 +122,7 @@ async def test_rankings_on_the_first_reach_the_leaders_and_the_units_named(
     assert await run_job("rankings", ctx(services)) == "2026-11: 0 reports queued"
 
 
-async def test_points_and_ranking_on_demand(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_points_and_ranking_on_demand(services: Services, person) -> None:
     await a_day_of_work(services, person)
     mediator = await make_staff(services, "m2", "mediator", VILLAGE_MEDIATION)
     first = person("m")  # the mediator who did the work
@@ -147,7 +147,7 @@ async def test_jobs_list_and_a_job_replayed_at_a_given_time(
     person,
     monkeypatch: pytest.MonkeyPatch,
     moment: str,
-    shown: str,  # type: ignore[no-untyped-def]
+    shown: str,
 ) -> None:
     await make_staff(services, "lead", "leader", TOWNSHIP_CENTRE)
     url = services.sessions.engine.url.render_as_string(hide_password=False)

@@ -36,7 +36,7 @@ def ctx(services: Services) -> JobContext:
 
 async def report(
     citizen, text: str = "隔壁装修天天吵，晚上十点还在砸墙", people: str = "2人"
-) -> str:  # type: ignore[no-untyped-def]
+) -> str:
     await citizen.says(f"/start g_{GRID}")
     await citizen.says(text)
     if citizen.said()[-1] == "report.ask_confirm_category":
@@ -86,7 +86,7 @@ async def events(services: Services, number: str) -> list[str]:
 
 async def test_the_whole_ladder_across_a_week(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     desk = await make_staff(services, "desk", "dispatcher", VILLAGE_CENTRE)
     township_leader = await make_staff(services, "tl", "leader", TOWNSHIP_CENTRE)
@@ -99,7 +99,7 @@ async def test_the_whole_ladder_across_a_week(
         hours=4
     )
 
-    offer = (await notices(services, mediator.last.person_id))[-1]
+    offer = (await notices(services, mediator.id))[-1]
     await mediator.presses(f"a:{offer.offer_id}")  # accepted at once: +2 points, on time
     case = await case_of(services, number)
     assert case.sla_stage == "resolve"
@@ -117,10 +117,10 @@ async def test_the_whole_ladder_across_a_week(
         for row in (await notices(services))[before:]:
             seen.append((row.reply["text_key"], str(row.person_id)))
     mid, tl, tm, d = (
-        str(mediator.last.person_id),
-        str(township_leader.last.person_id),
-        str(township_mediator.last.person_id),
-        str(desk.last.person_id),
+        str(mediator.id),
+        str(township_leader.id),
+        str(township_mediator.id),
+        str(desk.id),
     )
     assert seen == [
         ("sla.remind_resolve", mid),  # 50% of 3 days: Wednesday 21:30
@@ -161,7 +161,7 @@ async def test_the_whole_ladder_across_a_week(
 
 async def test_each_step_once_with_two_sweepers(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     for i in range(5):
         await report(person(f"c{i}"))
@@ -176,10 +176,10 @@ async def test_each_step_once_with_two_sweepers(
 
 async def test_a_missed_sweep_catches_up_once(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.last.person_id))[-1]
+    offer = (await notices(services, mediator.id))[-1]
     await mediator.presses(f"a:{offer.offer_id}")
     # The process was down for five days: one sweep takes the latest due step only.
     clock.advance(timedelta(days=5))
@@ -192,10 +192,10 @@ async def test_a_missed_sweep_catches_up_once(
 
 async def test_a_restart_in_the_middle_of_a_ladder(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.last.person_id))[-1]
+    offer = (await notices(services, mediator.id))[-1]
     await mediator.presses(f"a:{offer.offer_id}")
     clock.advance(timedelta(days=1, hours=13))
     await run_job("sweep", ctx(services))  # the 50% reminder
@@ -210,28 +210,28 @@ async def test_a_restart_in_the_middle_of_a_ladder(
 
 async def test_an_offer_not_accepted_in_time_goes_to_the_next_mediator(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     first = await make_staff(services, "a", "mediator", VILLAGE_MEDIATION)
     second = await make_staff(services, "b", "mediator", VILLAGE_MEDIATION)
     await report(person("c"))
     clock.advance(timedelta(hours=4, minutes=1))
     await run_job("sweep", ctx(services))
-    assert keys(await notices(services, first.last.person_id))[-1] == "sla.offer_expired"
-    assert keys(await notices(services, second.last.person_id))[-1] == "notice.offer"
+    assert keys(await notices(services, first.id))[-1] == "sla.offer_expired"
+    assert keys(await notices(services, second.id))[-1] == "notice.offer"
 
 
 async def test_pause_stops_the_clock_and_the_centre_sees_it(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     desk = await make_staff(services, "desk", "dispatcher", VILLAGE_CENTRE)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.last.person_id))[-1]
+    offer = (await notices(services, mediator.id))[-1]
     await mediator.presses(f"a:{offer.offer_id}")
     due = (await case_of(services, number)).due_at
     await mediator.says(f"/pause {number} 当事人外出务工，下周回来")
     assert mediator.said()[0] == "pause.done"
-    assert keys(await notices(services, desk.last.person_id))[-1] == "notice.paused"
+    assert keys(await notices(services, desk.id))[-1] == "notice.paused"
     clock.advance(timedelta(days=10))
     await run_job("sweep", ctx(services))
     assert "overdue" not in await events(services, number)  # the clock stood still
@@ -243,7 +243,7 @@ async def test_pause_stops_the_clock_and_the_centre_sees_it(
 
 async def test_quiet_hours_hold_back_all_but_major_risk(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     leader = await make_staff(services, "lead", "leader", TOWNSHIP_CENTRE)
     clock.set(datetime(2026, 11, 24, 15, 0, tzinfo=UTC))  # 23:00 local
@@ -267,9 +267,7 @@ async def test_quiet_hours_hold_back_all_but_major_risk(
         pass
     delivered = [reply.text_key for got in inbox.got.values() for _, reply, _ in got]
     assert delivered == ["notice.major_alert"]  # to the township leader, at 23:00
-    assert str(leader.last.person_id) in {
-        r.person_id.__str__() for r in await notices(services) if r.urgent
-    }
+    assert str(leader.id) in {r.person_id.__str__() for r in await notices(services) if r.urgent}
     clock.set(datetime(2026, 11, 24, 23, 31, tzinfo=UTC))  # 07:31 local
     while await sender.drain_once():
         pass
@@ -277,21 +275,21 @@ async def test_quiet_hours_hold_back_all_but_major_risk(
     assert "notice.offer" in delivered
 
 
-async def test_major_risk_alert_names_the_cues(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_major_risk_alert_names_the_cues(services: Services, person) -> None:
     leader = await make_staff(services, "lead", "leader", "U532801-ZZ")  # the county
     await report(person("c"), "工地老板欠薪跑路了，几十个工人说要去堵政府大门", people="30人以上")
-    alert = (await notices(services, leader.last.person_id))[-1]
+    alert = (await notices(services, leader.id))[-1]
     assert alert.reply["text_key"] == "notice.major_alert" and alert.urgent
     assert "堵政府" in alert.reply["params"]["cues"] or "政府大门" in alert.reply["params"]["cues"]
 
 
 async def test_red_card_supervision_notifies_daily_until_closed(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     leader = await make_staff(services, "lead", "leader", TOWNSHIP_CENTRE)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.last.person_id))[-1]
+    offer = (await notices(services, mediator.id))[-1]
     await mediator.presses(f"a:{offer.offer_id}")
     await leader.says(f"/status {number}")
     await leader.taps("挂牌督办")
@@ -300,9 +298,7 @@ async def test_red_card_supervision_notifies_daily_until_closed(
         await run_job("sweep", ctx(services))
         clock.advance(timedelta(days=1))
     await run_job("sweep", ctx(services))
-    daily = [
-        r for r in await notices(services, mediator.last.person_id) if r.purpose == "supervision"
-    ]
+    daily = [r for r in await notices(services, mediator.id) if r.purpose == "supervision"]
     assert len(daily) == 4  # days 0, 1, 2 and 3, one each
     assert len({r.dedupe_key for r in daily}) == 4
     await mediator.presses(f"c:{offer.case_id}")
@@ -312,24 +308,20 @@ async def test_red_card_supervision_notifies_daily_until_closed(
     await mediator.taps("确认结案")
     clock.advance(timedelta(days=1))
     await run_job("sweep", ctx(services))
-    after = [
-        r for r in await notices(services, mediator.last.person_id) if r.purpose == "supervision"
-    ]
+    after = [r for r in await notices(services, mediator.id) if r.purpose == "supervision"]
     assert len(after) == 4  # closed: no more
 
 
 async def test_follow_up_visit_satisfied_and_dissatisfied(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     desk = await make_staff(services, "desk", "dispatcher", VILLAGE_CENTRE)
     happy, unhappy = person("happy"), person("unhappy")
     numbers = [await report(happy), await report(unhappy)]
     for number in numbers:
         case = await case_of(services, number)
-        offers = [
-            r for r in await notices(services, mediator.last.person_id) if r.case_id == case.id
-        ]
+        offers = [r for r in await notices(services, mediator.id) if r.case_id == case.id]
         await mediator.presses(f"a:{offers[-1].offer_id}")
         await mediator.presses(f"c:{case.id}")
         await mediator.taps("调解成功")
@@ -344,7 +336,7 @@ async def test_follow_up_visit_satisfied_and_dissatisfied(
             for r in await notices(services)
             if r.purpose == "followup" and r.case_id == (await case_of(services, number)).id
         ]
-        assert len(ask) == 1 and ask[0].person_id == citizen.last.person_id
+        assert len(ask) == 1 and ask[0].person_id == citizen.id
     case_a = await case_of(services, numbers[0])
     await happy.presses(f"f:{case_a.id}:s")
     await happy.taps("不用了")
@@ -357,7 +349,7 @@ async def test_follow_up_visit_satisfied_and_dissatisfied(
     assert unhappy.said()[0] == "followup.reopened"
     reopened = await case_of(services, numbers[1])
     assert reopened.status == "assigned"
-    told = (await notices(services, desk.last.person_id))[-2:]
+    told = (await notices(services, desk.id))[-2:]
     assert {r.reply["text_key"] for r in told} == {"notice.offer_dispatcher", "notice.reopened"}
     assert "晚上照样施工" in str(told[-1].reply["params"])
     async with services.sessions() as session:
@@ -370,11 +362,11 @@ async def test_follow_up_visit_satisfied_and_dissatisfied(
 
 async def test_unanswered_follow_up_closes_after_seven_days(
     services: Services, person, clock: FrozenClock
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
     case = await case_of(services, number)
-    offer = (await notices(services, mediator.last.person_id))[-1]
+    offer = (await notices(services, mediator.id))[-1]
     await mediator.presses(f"a:{offer.offer_id}")
     await mediator.presses(f"c:{case.id}")
     await mediator.taps("调解不成功")

@@ -13,7 +13,7 @@ CITIZEN = 5001
 MEDIATOR = 6001
 
 
-async def bind_on_telegram(services: Services, bot, user_id: int, role: str, unit: str) -> None:  # type: ignore[no-untyped-def]
+async def bind_on_telegram(services: Services, bot, user_id: int, role: str, unit: str) -> None:
     from dispatch.people import create_invite
 
     async with services.sessions() as session, session.begin():

@@ -20,7 +20,7 @@ from tests.conftest import (
 )
 
 
-async def report(citizen, text: str = "隔壁邻居装修天天吵，晚上十点还在砸墙") -> str:  # type: ignore[no-untyped-def]
+async def report(citizen, text: str = "隔壁邻居装修天天吵，晚上十点还在砸墙") -> str:
     await citizen.says(f"/start g_{GRID}")
     await citizen.says(text)
     await citizen.taps("对，是这类")
@@ -48,20 +48,20 @@ async def offers_of(services: Services, number: str) -> list[CaseOffer]:
 
 async def test_offer_goes_to_the_mediator_with_fewest_open_cases(
     services: Services, person
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     busy = await make_staff(services, "busy", "mediator", VILLAGE_MEDIATION)
     free = await make_staff(services, "free", "mediator", VILLAGE_MEDIATION)
     first = await report(person("c1"))
     offer = (await offers_of(services, first))[0]
-    assert offer.person_id == busy.last.person_id  # equal load: the first bound
+    assert offer.person_id == busy.id  # equal load: the first bound
     await busy.presses(f"a:{offer.id}")
     second = await report(person("c2"))
-    assert (await offers_of(services, second))[0].person_id == free.last.person_id
+    assert (await offers_of(services, second))[0].person_id == free.id
 
 
 async def test_decline_passes_to_the_next_mediator_then_the_centre_dispatcher(
     services: Services, person
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     a = await make_staff(services, "a", "mediator", VILLAGE_MEDIATION)
     b = await make_staff(services, "b", "mediator", VILLAGE_MEDIATION)
     desk = await make_staff(services, "desk", "dispatcher", VILLAGE_CENTRE)
@@ -73,20 +73,20 @@ async def test_decline_passes_to_the_next_mediator_then_the_centre_dispatcher(
     assert a.said()[0] == "handling.declined"
     offers = await offers_of(services, number)
     assert [o.state for o in offers] == ["declined", "open"]
-    assert offers[1].person_id == b.last.person_id
+    assert offers[1].person_id == b.id
 
     await b.says("/tasks")
     await b.taps("退回")
     await b.says("不在本人负责片区")
     offers = await offers_of(services, number)
-    assert offers[2].person_id == desk.last.person_id and offers[2].unit_code == VILLAGE_CENTRE
+    assert offers[2].person_id == desk.id and offers[2].unit_code == VILLAGE_CENTRE
 
     # The village centre hands it back: 事权不在本级, the township decides.
     township_desk = await make_staff(services, "tdesk", "dispatcher", TOWNSHIP_CENTRE)
     await desk.presses(f"d:{offers[2].id}")
     await desk.says("需要镇里协调")
     offers = await offers_of(services, number)
-    assert offers[3].person_id == township_desk.last.person_id
+    assert offers[3].person_id == township_desk.id
     async with services.sessions() as session:
         reasons = (
             await session.scalars(select(CaseEvent.data).where(CaseEvent.kind == "decline"))
@@ -100,7 +100,7 @@ async def test_decline_passes_to_the_next_mediator_then_the_centre_dispatcher(
 
 async def test_nobody_to_take_it_leaves_it_reported_for_the_centre(
     services: Services, person
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     citizen = person("alone")
     number = await report(citizen)
     assert "综治中心会核实" in citizen.text()
@@ -111,7 +111,7 @@ async def test_nobody_to_take_it_leaves_it_reported_for_the_centre(
 
 async def test_two_mediators_accepting_at_the_same_instant_one_wins(
     services: Services, person
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     await make_staff(services, "a", "mediator", VILLAGE_MEDIATION)
     b = await make_staff(services, "b", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
@@ -121,7 +121,7 @@ async def test_two_mediators_accepting_at_the_same_instant_one_wins(
         session.add(
             CaseOffer(
                 case_id=first.case_id,
-                person_id=b.last.person_id,
+                person_id=b.id,
                 unit_code=VILLAGE_MEDIATION,
                 state="open",
                 offered_at=services.clock.now(),
@@ -146,7 +146,7 @@ async def test_two_mediators_accepting_at_the_same_instant_one_wins(
         assert accepts == 1
 
 
-async def test_citizen_sees_only_their_own_reports(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_citizen_sees_only_their_own_reports(services: Services, person) -> None:
     owner = person("owner")
     number = await report(owner)
     await owner.says(f"/status {number}")
@@ -156,7 +156,7 @@ async def test_citizen_sees_only_their_own_reports(services: Services, person) -
     assert nosy.said()[0] == "status.not_found"
 
 
-async def test_staff_read_only_inside_their_jurisdiction(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_staff_read_only_inside_their_jurisdiction(services: Services, person) -> None:
     number = await report(person("c"))
     inside = await make_staff(services, "inside", "leader", TOWNSHIP_CENTRE)
     outside = await make_staff(services, "outside", "leader", "U532822-ZZ")  # 勐海县
@@ -166,7 +166,7 @@ async def test_staff_read_only_inside_their_jurisdiction(services: Services, per
     assert outside.said()[0] == "status.not_found"
 
 
-async def test_mediator_cannot_close_someone_elses_case(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_mediator_cannot_close_someone_elses_case(services: Services, person) -> None:
     a = await make_staff(services, "a", "mediator", VILLAGE_MEDIATION)
     intruder = await make_staff(services, "x", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
@@ -184,7 +184,7 @@ async def test_every_transition_writes_an_event_and_the_diagram_comes_from_the_t
     assert "reported --> assigned: offer" in diagram
 
 
-async def test_offer_notice_masks_the_phone(services: Services, person) -> None:  # type: ignore[no-untyped-def]
+async def test_offer_notice_masks_the_phone(services: Services, person) -> None:
     await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     citizen = person("c")
     await citizen.says(f"/start g_{GRID}")
@@ -204,7 +204,7 @@ async def test_offer_notice_masks_the_phone(services: Services, person) -> None:
 
 async def test_accept_by_word_without_a_reply_takes_the_latest_offer(
     services: Services,
-    person,  # type: ignore[no-untyped-def]
+    person,
 ) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     await mediator.says("接单")

@@ -898,8 +898,8 @@ CASES: Table = Case.__table__  # type: ignore[assignment]
 OFFERS: Table = CaseOffer.__table__  # type: ignore[assignment]
 GROWING: tuple[Table, ...] = (
     CaseEvent.__table__,  # type: ignore[assignment]
-    OutboxMessage.__table__,  # type: ignore[assignment]
-    PointsEntry.__table__,  # type: ignore[assignment]
+    OutboxMessage.__table__,
+    PointsEntry.__table__,
     OFFERS,
 )
 
