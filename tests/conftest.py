@@ -1,19 +1,26 @@
 """Shared fixtures: a real database (SQLite file, or PostgreSQL when PINGAN_TEST_DATABASE_URL
-is set) migrated to head before each test and back to base after, the demo organisation,
-a frozen clock, and helpers to play people."""
+is set) at the head migration, with the demo organisation for tests that use `services`,
+a frozen clock, and helpers to play people.
+
+Each backend is migrated once per test session (tests/test_migrations.py proves upgrade and
+downgrade); every test still starts from a pristine database: on SQLite a copy of a prepared
+file, on PostgreSQL the same tables truncated and refilled from a snapshot."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import insert, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.app import build_domain
 from dialogs.base import Answer, Services
@@ -27,7 +34,8 @@ from dispatch.orgfile import DEMO_ORG_PATH, load_org_file
 from dispatch.people import create_invite
 from locales import text as render
 from storage.database import create_engine, session_factory
-from storage.migrate import downgrade, upgrade
+from storage.migrate import head_revision, upgrade
+from storage.models import Base
 
 ZONE = ZoneInfo("Asia/Shanghai")
 # A village grid, its village mediation committee and centre, in 景洪市 允景洪街道 曼听社区.
@@ -55,17 +63,146 @@ def classifier() -> Classifier:
     return Classifier.load()
 
 
+Rows = dict[str, list[dict[str, object]]]
+
+
+def _emptying() -> str:
+    """One round trip that empties every table (children first) and puts every sequence back
+    to its start, as TRUNCATE ... RESTART IDENTITY would, but several times faster on tables
+    this small."""
+    deletes = "".join(
+        f'    DELETE FROM "{table.name}";\n' for table in reversed(Base.metadata.sorted_tables)
+    )
+    return (
+        "DO $$\nDECLARE s record;\nBEGIN\n"
+        + deletes
+        + "    FOR s IN SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' LOOP\n"
+        "        EXECUTE format('ALTER SEQUENCE %I RESTART', s.sequencename);\n"
+        "    END LOOP;\n"
+        "END $$"
+    )
+
+
+class _NotAtHead(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every table's rows and every used sequence's position on PostgreSQL."""
+
+    rows: Rows
+    sequences: dict[str, int]
+
+    @classmethod
+    async def take(cls, conn: AsyncConnection) -> Snapshot:
+        # Rows come back in the order they went in (a fresh heap), so parents before children.
+        rows = {
+            table.name: [dict(row._mapping) for row in await conn.execute(select(table))]
+            for table in Base.metadata.sorted_tables
+        }
+        used = await conn.execute(
+            text(
+                "SELECT sequencename, last_value FROM pg_sequences "
+                "WHERE schemaname = 'public' AND last_value IS NOT NULL"
+            )
+        )
+        return cls(rows, {name: value for name, value in used})
+
+    async def restore(self, conn: AsyncConnection) -> None:
+        """Raises _NotAtHead (or a database error) when the schema is not the migrated one."""
+        found = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        if [row[0] for row in found] != [head_revision()]:
+            raise _NotAtHead(found)
+        await conn.execute(text(_emptying()))
+        for name, value in self.sequences.items():
+            await conn.execute(text("SELECT setval(:name, :value)"), {"name": name, "value": value})
+        for table in Base.metadata.sorted_tables:
+            if rows := self.rows[table.name]:
+                # One statement: foreign keys are checked at its end, whatever the order.
+                await conn.execute(insert(table).values(rows))
+
+
+async def _import_demo_org(engine: AsyncEngine) -> None:
+    async with session_factory(engine)() as session, session.begin():
+        await import_org(session, load_org_file(DEMO_ORG_PATH))
+
+
+@dataclass
+class Templates:
+    """What a test starts from, built on first use in the session: "empty" is migrated to head,
+    "demo" is that plus the demo organisation."""
+
+    directory: Path
+    sqlite_files: dict[str, Path] = field(default_factory=dict)
+    postgresql_snapshots: dict[str, Snapshot] = field(default_factory=dict)
+
+    async def sqlite(self, kind: str) -> Path:
+        if kind not in self.sqlite_files:
+            path = self.directory / f"{kind}.db"
+            if kind == "empty":
+                engine = create_engine(f"sqlite+aiosqlite:///{path}")
+                await upgrade(engine)
+            else:
+                shutil.copyfile(await self.sqlite("empty"), path)
+                engine = create_engine(f"sqlite+aiosqlite:///{path}")
+                await _import_demo_org(engine)
+            await engine.dispose()
+            # Fold the write-ahead log into the file, so that copying the file alone is whole.
+            with sqlite3.connect(path) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+            wal = path.with_name(path.name + "-wal")
+            assert not wal.exists() or wal.stat().st_size == 0, f"{wal} was not checkpointed"
+            self.sqlite_files[kind] = path
+        return self.sqlite_files[kind]
+
+    async def postgresql(self, engine: AsyncEngine, kind: str) -> None:
+        """Make the database exactly what a fresh migration (and import) would give."""
+        if not self.postgresql_snapshots:
+            await _empty_schema(engine)
+            await upgrade(engine)
+            async with engine.begin() as conn:
+                self.postgresql_snapshots["empty"] = await Snapshot.take(conn)
+            await _import_demo_org(engine)
+            async with engine.begin() as conn:
+                self.postgresql_snapshots["demo"] = await Snapshot.take(conn)
+        try:
+            async with engine.begin() as conn:
+                await self.postgresql_snapshots[kind].restore(conn)
+        except (DBAPIError, _NotAtHead):
+            # A test downgraded, or dropped the schema (test_cli): build it again.
+            await _empty_schema(engine)
+            await upgrade(engine)
+            async with engine.begin() as conn:
+                await self.postgresql_snapshots[kind].restore(conn)
+
+
+async def _empty_schema(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    return Templates(tmp_path_factory.mktemp("templates"))
+
+
 @pytest.fixture(params=BACKENDS)
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url(request.param, tmp_path))
-    if engine.dialect.name == "postgresql":
-        # A test that died half-way must not poison the next: start from an empty schema.
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    await upgrade(engine)
+async def engine(
+    request: pytest.FixtureRequest, tmp_path: Path, templates: Templates
+) -> AsyncIterator[AsyncEngine]:
+    """A database at head; with the demo organisation when the test also uses `services`
+    (which always came with it), empty otherwise."""
+    kind = "demo" if "services" in request.fixturenames else "empty"
+    url = database_url(request.param, tmp_path)
+    if request.param == "sqlite":
+        shutil.copyfile(await templates.sqlite(kind), tmp_path / "test.db")
+    engine = create_engine(url)
+    if request.param == "postgresql":
+        await templates.postgresql(engine, kind)
     yield engine
-    await downgrade(engine)
     await engine.dispose()
 
 
@@ -83,10 +220,8 @@ def domain(clock: FrozenClock) -> Domain:
 
 @pytest.fixture
 async def services(engine: AsyncEngine, domain: Domain, classifier: Classifier) -> Services:
-    sessions = session_factory(engine)
-    async with sessions() as session, session.begin():
-        await import_org(session, load_org_file(DEMO_ORG_PATH))
-    return Services(sessions=sessions, domain=domain, classifier=classifier)
+    # The `engine` fixture brought the demo organisation along.
+    return Services(sessions=session_factory(engine), domain=domain, classifier=classifier)
 
 
 @dataclass

@@ -11,11 +11,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dialogs.base import Services
 from dispatch.org import import_org
 from dispatch.orgfile import DEMO_ORG_PATH, load_org_file
 from storage.database import session_factory
 from storage.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
 from storage.models import Base, Region
+from tests.conftest import VILLAGE_MEDIATION, make_staff
+from tests.test_workflow import report
 
 
 def _differences(sync_conn: Connection) -> list[Any]:
@@ -67,6 +70,20 @@ async def test_downgrade_to_base_and_upgrade_again(engine: AsyncEngine) -> None:
         await import_org(session, org)
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Region)) == len(org.regions)
+
+
+async def test_downgrade_to_base_with_cases_in_it(services: Services, person) -> None:
+    """Undoing the migrations works on a database in use, not only on an empty one (each test
+    used to prove this on its way out; the tests now share one migration per session)."""
+    await make_staff(services, "mediator", "mediator", VILLAGE_MEDIATION)
+    await report(person("citizen"))
+    engine = services.sessions.engine
+
+    await downgrade(engine, "base")
+    assert await current_revision(engine) is None
+    async with engine.connect() as conn:
+        left = await conn.run_sync(_tables)
+    assert left & set(Base.metadata.tables) == set(), f"downgrade left tables behind: {left}"
 
 
 async def test_upgrade_at_head_is_a_no_op(engine: AsyncEngine) -> None:
