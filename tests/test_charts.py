@@ -1,6 +1,6 @@
 """The daily-report chart: a real PNG of the promised size, every Chinese character the
 chart can show has a glyph in the packaged font (and the check can fail), empty data
-renders, and pyplot's global state is never touched."""
+renders, pyplot's global state is never touched, and starting up does not import matplotlib."""
 
 from __future__ import annotations
 
@@ -180,6 +180,26 @@ def test_does_not_touch_pyplot() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_starting_does_not_import_matplotlib() -> None:
+    # `pingan run` builds the renderer at start-up; matplotlib waits for the first chart.
+    script = (
+        "import sys\n"
+        "import bot.app, bot.cli, bot.runner, handlers.charts\n"
+        "bot.app.build_domain(None, None)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('matplotlib')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_renders_from_several_threads_at_once() -> None:
