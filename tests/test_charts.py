@@ -169,17 +169,7 @@ def test_does_not_touch_pyplot() -> None:
         "print('matplotlib.pyplot' in sys.modules)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+    assert _python(script, "-W", "error", env=env) == "False"
 
 
 def test_starting_does_not_import_matplotlib() -> None:
@@ -190,16 +180,22 @@ def test_starting_does_not_import_matplotlib() -> None:
         "bot.app.build_domain(None, None)\n"
         "print(sorted(m for m in sys.modules if m.startswith('matplotlib')))\n"
     )
+    assert _python(script) == "[]"
+
+
+def _python(script: str, *options: str, env: dict[str, str] | None = None) -> str:
+    """What `script` prints, run by a fresh interpreter from the project root."""
     result = subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, *options, "-c", script],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    return result.stdout.strip()
 
 
 def test_renders_from_several_threads_at_once() -> None:
