@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -14,39 +13,11 @@ from dialogs.base import Services
 from dispatch import notifications
 from dispatch.classify import Classifier
 from dispatch.clock import Clock
-from dispatch.context import DailyPoint, Domain
+from dispatch.context import Domain
 from dispatch.points import PointRules, default_rules
 from dispatch.policy import Policy, default_policy
+from handlers.charts import MatplotlibCharts
 from storage.database import create_engine, session_factory
-
-
-class MatplotlibCharts:
-    """dispatch.context.ChartRenderer drawn by handlers.charts.
-
-    matplotlib costs 40 MB and most of a second to import: only a process that draws a
-    chart pays for it, when it first draws one.
-    """
-
-    def daily_chart(
-        self,
-        title: str,
-        days: Sequence[DailyPoint],
-        open_by_type: Sequence[tuple[str, int]],
-        *,
-        new_label: str,
-        resolved_label: str,
-        open_title: str,
-    ) -> bytes:
-        from handlers.charts import render_daily_chart
-
-        return render_daily_chart(
-            title,
-            days,
-            open_by_type,
-            new_label=new_label,
-            resolved_label=resolved_label,
-            open_title=open_title,
-        )
 
 
 def build_domain(

@@ -7,40 +7,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.classify import Classifier
 from dispatch.clock import Clock
-from dispatch.context import Ctx, Domain
+from dispatch.context import Ctx, Domain, WithDomain
 from dispatch.messages import Button, Inbound, Reply
-from dispatch.policy import Policy
 from locales import text as render_text
 from storage.database import Sessions
 from storage.models import Identity, Person
 
 
 @dataclass(frozen=True, slots=True)
-class Services:
-    """Long-lived resources, built once by the composition root."""
+class Services(WithDomain):
+    """Long-lived resources, built once by the composition root (the domain's clock, zone
+    and policy read through)."""
 
     sessions: Sessions
     domain: Domain
     classifier: Classifier
     default_locale: str = "zh_CN"
-
-    @property
-    def clock(self) -> Clock:
-        return self.domain.clock
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return self.domain.zone
-
-    @property
-    def policy(self) -> Policy:
-        return self.domain.policy
 
 
 @dataclass(frozen=True, slots=True)

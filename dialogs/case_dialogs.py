@@ -13,12 +13,18 @@ from dispatch.messages import Inbound, Reply, t
 from dispatch.notifications import handler_buttons
 from dispatch.workflow import TransitionRefused
 
-# decline --------------------------------------------------------------------------------
 
-
-async def _decline_reason(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
+async def _reason_given(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
     data["reason"] = text
     return FINISH
+
+
+def _reason(ask: str, max_len: int) -> TextStep:
+    """The one step of declining, escalating and pausing: why, in a few words."""
+    return TextStep("reason", ask, _reason_given, min_len=2, max_len=max_len)
+
+
+# decline --------------------------------------------------------------------------------
 
 
 async def _declined(turn: Turn, data: dict[str, Any]) -> None:
@@ -32,7 +38,7 @@ async def _declined(turn: Turn, data: dict[str, Any]) -> None:
 
 DECLINE = Dialog.of(
     "decline",
-    [TextStep("reason", "handling.ask_decline_reason", _decline_reason, min_len=2, max_len=500)],
+    [_reason("handling.ask_decline_reason", 500)],
     _declined,
 )
 
@@ -170,11 +176,6 @@ CLOSE = Dialog.of(
 # escalate -------------------------------------------------------------------------------
 
 
-async def _escalate_reason(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
-    data["reason"] = text
-    return FINISH
-
-
 async def _escalated(turn: Turn, data: dict[str, Any]) -> None:
     try:
         case = await cases.case_for_handler(turn.session, turn.person, data["case_id"])
@@ -187,17 +188,12 @@ async def _escalated(turn: Turn, data: dict[str, Any]) -> None:
 
 ESCALATE = Dialog.of(
     "escalate",
-    [TextStep("reason", "handling.ask_escalate_reason", _escalate_reason, min_len=2, max_len=500)],
+    [_reason("handling.ask_escalate_reason", 500)],
     _escalated,
 )
 
 
 # pause ----------------------------------------------------------------------------------
-
-
-async def _pause_reason(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
-    data["reason"] = text
-    return FINISH
 
 
 async def _paused(turn: Turn, data: dict[str, Any]) -> None:
@@ -212,6 +208,6 @@ async def _paused(turn: Turn, data: dict[str, Any]) -> None:
 
 PAUSE = Dialog.of(
     "pause",
-    [TextStep("reason", "pause.ask_reason", _pause_reason, min_len=2, max_len=200)],
+    [_reason("pause.ask_reason", 200)],
     _paused,
 )

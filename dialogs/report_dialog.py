@@ -18,7 +18,6 @@ from dialogs.base import Outcome, Retry, Turn
 from dialogs.roles import is_staff
 from dialogs.steps import (
     FINISH,
-    NAV_ROW,
     Choice,
     ChoiceStep,
     Dialog,
@@ -26,6 +25,7 @@ from dialogs.steps import (
     TextStep,
     choice_rows,
     matched_choice,
+    question,
 )
 from dispatch import cases
 from dispatch.cases import ReportDraft, max_risk
@@ -136,9 +136,7 @@ class LocationStep(Step):
     )
 
     async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        rows = choice_rows(nonce, self.choices, 1)
-        rows.append(NAV_ROW)
-        return Reply("report.ask_location", {}, tuple(rows))
+        return question("report.ask_location", {}, nonce, self.choices, 1)
 
     async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
         if inbound.kind == "location" and inbound.location is not None:
@@ -206,9 +204,8 @@ class RegionStep(Step):
 
     async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
         node, listing = await self._listing(turn, data)
-        rows = choice_rows(nonce, listing, 2)
-        rows.append(NAV_ROW)
-        return Reply("report.ask_region", {"where": node.name if node else "-"}, tuple(rows))
+        where = node.name if node else "-"
+        return question("report.ask_region", {"where": where}, nonce, listing, 2)
 
     async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
         node, listing = await self._listing(turn, data)
@@ -319,13 +316,8 @@ class PhotosStep(Step):
     choices = (Choice("done", "button.photos_done"),)
 
     async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        rows = choice_rows(nonce, self.choices, 1)
-        rows.append(NAV_ROW)
-        return Reply(
-            "report.ask_photos",
-            {"count": len(data.get("photos", [])), "max": MAX_PHOTOS},
-            tuple(rows),
-        )
+        params = {"count": len(data.get("photos", [])), "max": MAX_PHOTOS}
+        return question("report.ask_photos", params, nonce, self.choices, 1)
 
     async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
         if inbound.kind == "photo" and inbound.media:
@@ -362,9 +354,7 @@ class ContactStep(Step):
     )
 
     async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        rows = choice_rows(nonce, self.choices, 1)
-        rows.append(NAV_ROW)
-        return Reply("report.ask_contact", {}, tuple(rows))
+        return question("report.ask_contact", {}, nonce, self.choices, 1)
 
     async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
         picked = matched_choice(turn, inbound, self.choices, nonce_ok=True)

@@ -49,6 +49,23 @@ def choice_rows(nonce: int, choices: Sequence[Choice], per_row: int) -> list[tup
     return [tuple(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
 
 
+def question(
+    prompt: str,
+    params: dict[str, Any],
+    nonce: int,
+    choices: Sequence[Choice],
+    per_row: int,
+    *,
+    nav: bool = True,
+) -> Reply:
+    """A step's question: its choices as buttons, `per_row` to a row, then back / cancel
+    unless `nav` is off."""
+    rows = choice_rows(nonce, choices, per_row)
+    if nav:
+        rows.append(NAV_ROW)
+    return Reply(prompt, params, tuple(rows))
+
+
 def matched_choice(
     turn: Turn, inbound: Inbound, choices: Sequence[Choice], nonce_ok: bool
 ) -> Choice | None:
@@ -106,11 +123,9 @@ class ChoiceStep(Step):
         return list(self._choices)
 
     async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        rows = choice_rows(nonce, await self.choices(turn, data), self.per_row)
-        if self.nav:
-            rows.append(NAV_ROW)
+        choices = await self.choices(turn, data)
         params = await self._params(turn, data) if self._params else {}
-        return Reply(self.prompt, params, tuple(rows))
+        return question(self.prompt, params, nonce, choices, self.per_row, nav=self.nav)
 
     async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
         picked = matched_choice(turn, inbound, await self.choices(turn, data), nonce_ok=True)
@@ -144,10 +159,7 @@ class TextStep(Step):
         self.nav = nav
 
     async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        rows = choice_rows(nonce, self.shortcuts, 2)
-        if self.nav:
-            rows.append(NAV_ROW)
-        return Reply(self.prompt, {"max": self.max_len}, tuple(rows))
+        return question(self.prompt, {"max": self.max_len}, nonce, self.shortcuts, 2, nav=self.nav)
 
     async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
         if self.shortcuts and self.on_choice is not None:

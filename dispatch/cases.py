@@ -7,11 +7,12 @@ dispatch.notifications queues the notices in the same transaction.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import points, sla_clocks, workflow
@@ -222,6 +223,22 @@ async def _open_offer(
     return offer, case
 
 
+def _open_offers_of(case: Case) -> ColumnElement[bool]:
+    return and_(CaseOffer.case_id == case.id, CaseOffer.state == "open")
+
+
+async def _decide_offers(
+    session: AsyncSession, which: ColumnElement[bool], state: str, at: datetime
+) -> None:
+    """Set the state of the offers `which` selects, in one statement, none of them loaded."""
+    await session.execute(
+        update(CaseOffer)
+        .where(which)
+        .values(state=state, decided_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def accept(ctx: Ctx, person: Person, offer_id: int) -> Case:
     """The offered person takes the case.
 
@@ -248,28 +265,17 @@ async def accept(ctx: Ctx, person: Person, offer_id: int) -> Case:
         **sla_clocks.start(case, "resolve", now, ctx.policy, ctx.zone),
     )
     if on_time:
-        await points.award(
-            session,
-            ctx.rules,
-            rule="accepted_on_time",
+        await points.award_case(
+            ctx,
+            case,
+            "accepted_on_time",
+            f"{case.id}:{offer.id}",
             at=now,
-            case_id=case.id,
             person_id=person.id,
             unit_code=offer.unit_code,
-            key=f"{case.id}:{offer.id}",
         )
-    await session.execute(
-        update(CaseOffer)
-        .where(CaseOffer.case_id == case.id, CaseOffer.state == "open")
-        .values(state="withdrawn", decided_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        update(CaseOffer)
-        .where(CaseOffer.id == offer.id)
-        .values(state="accepted", decided_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await _decide_offers(session, _open_offers_of(case), "withdrawn", now)
+    await _decide_offers(session, CaseOffer.id == offer.id, "accepted", now)
     await ctx.publish(Accepted(case, offer))
     return case
 
@@ -378,19 +384,9 @@ async def close_case(
         **sla_clocks.stop(),
     )
     if outcome == "success":
-
-        async def credit(rule: str, key: str) -> None:
-            await points.award(
-                session,
-                ctx.rules,
-                rule=rule,
-                at=now,
-                case_id=case.id,
-                person_id=person.id,
-                unit_code=case.unit_code,
-                key=key,
-            )
-
+        credit = functools.partial(
+            points.award_case, ctx, case, at=now, person_id=person.id, unit_code=case.unit_code
+        )
         if on_time:
             await credit("resolved_on_time", f"{case.id}:{case.version}")
         if not earlier & {"fail", "reopen"}:
@@ -417,12 +413,7 @@ async def escalate(ctx: Ctx, person: Person | None, case: Case, reason: str) -> 
         assignee_id=None,
         **sla_clocks.stop(),
     )
-    await session.execute(
-        update(CaseOffer)
-        .where(CaseOffer.case_id == case.id, CaseOffer.state == "open")
-        .values(state="withdrawn", decided_at=clock.now())
-        .execution_options(synchronize_session=False)
-    )
+    await _decide_offers(session, _open_offers_of(case), "withdrawn", clock.now())
     return await offer_next(ctx, case, above_level=level)
 
 
@@ -578,15 +569,8 @@ async def answer_followup(
         session, clock, case, "followup", person, {"rating": rating, "comment": comment[:500]}
     )
     rule = RATING_POINTS.get(rating, "reopened_dissatisfied")
-    await points.award(
-        session,
-        ctx.rules,
-        rule=rule,
-        at=now,
-        case_id=case.id,
-        person_id=case.assignee_id,
-        unit_code=case.unit_code,
-        key=str(case.id),
+    await points.award_case(
+        ctx, case, rule, str(case.id), at=now, person_id=case.assignee_id, unit_code=case.unit_code
     )
     if rating != "dissatisfied":
         if case.status in ("resolved", "unresolved"):

@@ -36,6 +36,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator
 from pydantic_core import PydanticUseDefault
 
 from dispatch.datafile import (
+    Category,
     DataFileError,
     DataModel,
     errors_at,
@@ -266,13 +267,6 @@ class _RiskCues(DataModel):
     major: Annotated[Strings, AfterValidator(_cues_of_two)] = ()
 
 
-def _category(value: object) -> str:
-    if value not in CATEGORIES:
-        raise ValueError(f"unknown category (known: {', '.join(CATEGORIES)})")
-    assert isinstance(value, str)
-    return value
-
-
 class ClassifierRules(DataModel):
     """The rules file (``dispatch/data/classifier.yaml``), validated; compiled by
     :class:`Classifier`."""
@@ -286,7 +280,7 @@ class ClassifierRules(DataModel):
     benign: Strings = ()
     categories: Annotated[
         dict[
-            Annotated[str, PlainValidator(_category)],
+            Category,
             Annotated[_CategoryCues, BeforeValidator(_none_is_empty)],
         ],
         BeforeValidator(_none_is_default),

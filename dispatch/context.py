@@ -69,12 +69,12 @@ class Domain:
         return Ctx(self, session)
 
 
-@dataclass(frozen=True, slots=True)
-class Ctx:
-    """One unit of work: the domain and the session that commits (or not) as a whole."""
+class WithDomain:
+    """Reads the long-lived `Domain`'s clock, zone, policy and rules through, for whatever
+    carries one: a `Ctx`, the dialogs' `Services`, the jobs' `JobContext`."""
 
+    __slots__ = ()
     domain: Domain
-    session: AsyncSession
 
     @property
     def clock(self) -> Clock:
@@ -91,6 +91,14 @@ class Ctx:
     @property
     def rules(self) -> PointRules:
         return self.domain.rules
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx(WithDomain):
+    """One unit of work: the domain and the session that commits (or not) as a whole."""
+
+    domain: Domain
+    session: AsyncSession
 
     async def publish(self, event: Event) -> None:
         """Tell whoever must hear of `event`: its notices join this unit of work."""

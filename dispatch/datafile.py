@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from dispatch.vocab import CATEGORIES
+
 __all__ = [
+    "Category",
     "DataFileError",
     "DataModel",
     "DuplicateKey",
@@ -131,6 +134,17 @@ def read_text(path: Path) -> str:
 
 def type_name(value: object) -> str:
     return "nothing" if value is None else type(value).__name__
+
+
+def _known_category(value: object) -> str:
+    if value not in CATEGORIES:
+        raise ValueError(f"unknown category (known: {', '.join(CATEGORIES)})")
+    assert isinstance(value, str)
+    return value
+
+
+# A category code of dispatch.vocab, as a data file's key or value.
+Category = Annotated[str, PlainValidator(_known_category)]
 
 
 class DataModel(BaseModel):

@@ -8,33 +8,23 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 
 from dispatch import digests, sweep
-from dispatch.clock import Clock
-from dispatch.context import Domain
+from dispatch.context import Domain, WithDomain
 from storage.database import Sessions
 from storage.models import InboundSeen
 from storage.upserts import upsert_job_run
 
 
 @dataclass(frozen=True, slots=True)
-class JobContext:
+class JobContext(WithDomain):
     """What every job runs with: the session factory (a job opens its own units of work)
     and the domain the composition root built."""
 
     sessions: Sessions
     domain: Domain
-
-    @property
-    def clock(self) -> Clock:
-        return self.domain.clock
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return self.domain.zone
 
 
 Runner = Callable[[JobContext], Awaitable[str]]

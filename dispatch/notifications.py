@@ -9,6 +9,8 @@ retried message, a sweep run twice) is told once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -113,288 +115,254 @@ async def case_card(
 
 async def handle(ctx: Ctx, event: Event) -> None:
     """Queue the notices `event` calls for (dispatch.context.Notify)."""
+    notices = _Notices(ctx, event.case)
     match event:
         case MajorRisk():
-            await _major_risk(ctx, event)
+            await _major_risk(notices, event)
         case Offered():
-            await _offered(ctx, event)
+            await _offered(notices, event)
         case Accepted():
-            await _accepted(ctx, event)
+            await _accepted(notices, event)
         case Closed():
-            await _closed(ctx, event)
+            await _closed(notices, event)
         case Paused():
-            await _paused(ctx, event)
+            await _paused(notices, event)
         case Reopened():
-            await _reopened(ctx, event)
+            await _reopened(notices, event)
         case Reminded():
-            await _reminded(ctx, event)
+            await _reminded(notices, event)
         case ProgressRequired():
-            await _progress_required(ctx, event)
+            await _progress_required(notices, event)
         case OfferExpired():
-            await _offer_expired(ctx, event)
+            await _offer_expired(notices, event)
         case Overdue():
-            await _overdue(ctx, event)
+            await _overdue(notices, event)
         case Escalated():
-            await _escalated(ctx, event)
+            await _escalated(notices, event)
         case SupervisionDue():
-            await _supervision_due(ctx, event)
+            await _supervision_due(notices, event)
         case FollowUpAsked():
-            await _followup_asked(ctx, event)
+            await _followup_asked(notices, event)
 
 
-async def _card(ctx: Ctx, case: Case) -> dict[str, Any]:
-    return await case_card(ctx.session, ctx.zone, case, reveal=False)
+@dataclass(frozen=True, slots=True)
+class _Notices:
+    """The notices one event causes, all about `case`, queued in `ctx`'s unit of work."""
+
+    ctx: Ctx
+    case: Case
+
+    async def card(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The masked case card, with the parameters this notice adds."""
+        card = await case_card(self.ctx.session, self.ctx.zone, self.case, reveal=False)
+        return {**card, **(extra or {})}
+
+    async def tell(
+        self,
+        person_id: int,
+        reply: Reply,
+        *,
+        purpose: str,
+        dedupe: str,
+        offer_id: int | None = None,
+        urgent: bool = False,
+    ) -> None:
+        """Queue one notice for one person; `dedupe` names its cause."""
+        await outbox.enqueue(
+            self.ctx.session,
+            self.ctx.clock,
+            person_id,
+            reply,
+            purpose=purpose,
+            dedupe_key=dedupe,
+            case_id=self.case.id,
+            offer_id=offer_id,
+            urgent=urgent,
+        )
+
+    async def tell_each(
+        self,
+        person_ids: Iterable[int],
+        reply: Reply,
+        *,
+        purpose: str,
+        dedupe_prefix: str,
+        urgent: bool = False,
+    ) -> None:
+        """The same notice to several people, each once (dedupe key: prefix and person)."""
+        for person_id in person_ids:
+            dedupe = f"{dedupe_prefix}:{person_id}"
+            await self.tell(person_id, reply, purpose=purpose, dedupe=dedupe, urgent=urgent)
 
 
-async def _major_risk(ctx: Ctx, event: MajorRisk) -> None:
+async def _major_risk(notices: _Notices, event: MajorRisk) -> None:
     """The leaders and dispatchers of the township and county hear at once, with the cues
     that made it major; urgent, so quiet hours do not hold it."""
-    case = event.case
-    card = await _card(ctx, case)
-    card["cues"] = "、".join(str(c) for c in case.cues) or "-"
-    regions = await township_and_county(ctx.session, case)
-    await outbox.enqueue_each(
-        ctx.session,
-        ctx.clock,
-        [p.id for p in await people_at(ctx.session, regions, ["leader", "dispatcher"])],
+    case, session = event.case, notices.ctx.session
+    card = await notices.card({"cues": "、".join(str(c) for c in case.cues) or "-"})
+    regions = await township_and_county(session, case)
+    people = await people_at(session, regions, ["leader", "dispatcher"])
+    await notices.tell_each(
+        [p.id for p in people],
         Reply("notice.major_alert", card),
         purpose="alert",
         dedupe_prefix=f"alert:{case.id}",
-        case_id=case.id,
         urgent=True,
     )
 
 
-async def _offered(ctx: Ctx, event: Offered) -> None:
-    case, offer, target = event.case, event.offer, event.target
-    card = await _card(ctx, case)
-    card["unit"] = target.unit.name
-    await outbox.enqueue(
-        ctx.session,
-        ctx.clock,
-        target.person.id,
-        Reply(
-            "notice.offer_dispatcher" if target.as_dispatcher else "notice.offer",
-            card,
-            buttons=offer_buttons(offer.id),
-        ),
-        purpose="offer",
-        dedupe_key=f"offer:{offer.id}",
-        case_id=case.id,
-        offer_id=offer.id,
+async def _offered(notices: _Notices, event: Offered) -> None:
+    offer, target = event.offer, event.target
+    key = "notice.offer_dispatcher" if target.as_dispatcher else "notice.offer"
+    card = await notices.card({"unit": target.unit.name})
+    reply = Reply(key, card, buttons=offer_buttons(offer.id))
+    await notices.tell(
+        target.person.id, reply, purpose="offer", dedupe=f"offer:{offer.id}", offer_id=offer.id
     )
 
 
-async def _accepted(ctx: Ctx, event: Accepted) -> None:
+async def _accepted(notices: _Notices, event: Accepted) -> None:
     """The reporter hears which unit took the case."""
     case, offer = event.case, event.offer
-    unit = await ctx.session.get_one(Unit, offer.unit_code)
-    card = await _card(ctx, case)
-    card["unit"] = unit.name
-    await outbox.enqueue(
-        ctx.session,
-        ctx.clock,
-        case.reporter_id,
-        Reply("notice.accepted", card),
-        purpose="accepted",
-        dedupe_key=f"accepted:{case.id}:{offer.id}",
-        case_id=case.id,
-    )
+    unit = await notices.ctx.session.get_one(Unit, offer.unit_code)
+    reply = Reply("notice.accepted", await notices.card({"unit": unit.name}))
+    dedupe = f"accepted:{case.id}:{offer.id}"
+    await notices.tell(case.reporter_id, reply, purpose="accepted", dedupe=dedupe)
 
 
-async def _closed(ctx: Ctx, event: Closed) -> None:
+async def _closed(notices: _Notices, event: Closed) -> None:
     """The reporter hears the outcome."""
     case = event.case
-    card = await _card(ctx, case)
-    card["outcome"] = t(f"outcome.{event.outcome}")
-    card["summary"] = mask_text(event.summary[:500])
-    await outbox.enqueue(
-        ctx.session,
-        ctx.clock,
-        case.reporter_id,
-        Reply("notice.closed", card),
-        purpose="closed",
-        dedupe_key=f"closed:{case.id}:{case.version}",
-        case_id=case.id,
-    )
+    outcome = {"outcome": t(f"outcome.{event.outcome}"), "summary": mask_text(event.summary[:500])}
+    reply = Reply("notice.closed", await notices.card(outcome))
+    dedupe = f"closed:{case.id}:{case.version}"
+    await notices.tell(case.reporter_id, reply, purpose="closed", dedupe=dedupe)
 
 
-async def _paused(ctx: Ctx, event: Paused) -> None:
+async def _paused(notices: _Notices, event: Paused) -> None:
     """The centre's dispatchers see why the clock stands still."""
     case = event.case
-    card = await _card(ctx, case)
-    card["reason"] = mask_text(event.reason[:200])
-    card["who"] = event.by.display_name or "-"
-    await outbox.enqueue_each(
-        ctx.session,
-        ctx.clock,
-        [d.id for d in await centre_dispatchers(ctx.session, case.unit_code)],
-        Reply("notice.paused", card),
+    why = {"reason": mask_text(event.reason[:200]), "who": event.by.display_name or "-"}
+    dispatchers = await centre_dispatchers(notices.ctx.session, case.unit_code)
+    await notices.tell_each(
+        [d.id for d in dispatchers],
+        Reply("notice.paused", await notices.card(why)),
         purpose="paused",
         dedupe_prefix=f"paused:{case.id}:{case.version}",
-        case_id=case.id,
     )
 
 
-async def _reopened(ctx: Ctx, event: Reopened) -> None:
+async def _reopened(notices: _Notices, event: Reopened) -> None:
     """Whoever the reopened case was offered to reads the reporter's comment."""
     case = event.case
-    await outbox.enqueue(
-        ctx.session,
-        ctx.clock,
-        event.offer.person_id,
-        Reply(
-            "notice.reopened", {"number": case.number, "comment": mask_text(event.comment) or "-"}
-        ),
-        purpose="reopened",
-        dedupe_key=f"reopened:{case.id}:{case.version}",
-        case_id=case.id,
-    )
+    params = {"number": case.number, "comment": mask_text(event.comment) or "-"}
+    dedupe = f"reopened:{case.id}:{case.version}"
+    reply = Reply("notice.reopened", params)
+    await notices.tell(event.offer.person_id, reply, purpose="reopened", dedupe=dedupe)
 
 
-async def _reminded(ctx: Ctx, event: Reminded) -> None:
+async def _reminded(notices: _Notices, event: Reminded) -> None:
     """Waiting for an answer: every open offer's holder; otherwise the assignee."""
-    case = event.case
-    card = await _card(ctx, case)
-    card["percent"] = int(event.fraction * 100)
-    card["due"] = local_time(case.due_at or event.at, ctx.zone)
+    case, ctx = event.case, notices.ctx
+    due = local_time(case.due_at or event.at, ctx.zone)
+    card = await notices.card({"percent": int(event.fraction * 100), "due": due})
+    urgent = case.risk == "major"
     if event.stage == "accept":
         for offer, person in await open_offer_holders(ctx.session, case):
-            await outbox.enqueue(
-                ctx.session,
-                ctx.clock,
-                person.id,
-                Reply("sla.remind_accept", card, buttons=offer_buttons(offer.id)),
-                purpose="remind",
-                dedupe_key=f"remind:{event.key}:{person.id}",
-                case_id=case.id,
-                offer_id=offer.id,
-                urgent=case.risk == "major",
+            reply = Reply("sla.remind_accept", card, buttons=offer_buttons(offer.id))
+            dedupe = f"remind:{event.key}:{person.id}"
+            await notices.tell(
+                person.id, reply, purpose="remind", dedupe=dedupe, offer_id=offer.id, urgent=urgent
             )
     elif case.assignee_id is not None:
-        await outbox.enqueue(
-            ctx.session,
-            ctx.clock,
-            case.assignee_id,
-            Reply("sla.remind_resolve", card, buttons=progress_buttons(case.id)),
-            purpose="remind",
-            dedupe_key=f"remind:{event.key}",
-            case_id=case.id,
-            urgent=case.risk == "major",
-        )
+        reply = Reply("sla.remind_resolve", card, buttons=progress_buttons(case.id))
+        dedupe = f"remind:{event.key}"
+        await notices.tell(case.assignee_id, reply, purpose="remind", dedupe=dedupe, urgent=urgent)
 
 
-async def _progress_required(ctx: Ctx, event: ProgressRequired) -> None:
+async def _progress_required(notices: _Notices, event: ProgressRequired) -> None:
     case = event.case
     if case.assignee_id is None:
         return
-    card = await _card(ctx, case)
-    await outbox.enqueue(
-        ctx.session,
-        ctx.clock,
-        case.assignee_id,
-        Reply("sla.progress_required", card, buttons=progress_buttons(case.id)),
-        purpose="remind",
-        dedupe_key=f"progress:{event.key}",
-        case_id=case.id,
-        urgent=True,
-    )
+    buttons = progress_buttons(case.id)
+    reply = Reply("sla.progress_required", await notices.card(), buttons=buttons)
+    dedupe = f"progress:{event.key}"
+    await notices.tell(case.assignee_id, reply, purpose="remind", dedupe=dedupe, urgent=True)
 
 
-async def _offer_expired(ctx: Ctx, event: OfferExpired) -> None:
-    await outbox.enqueue(
-        ctx.session,
-        ctx.clock,
-        event.holder.id,
-        Reply("sla.offer_expired", {"number": event.case.number}),
-        purpose="expired",
-        dedupe_key=f"expired:{event.offer.id}",
-        case_id=event.case.id,
-    )
+async def _offer_expired(notices: _Notices, event: OfferExpired) -> None:
+    reply = Reply("sla.offer_expired", {"number": event.case.number})
+    dedupe = f"expired:{event.offer.id}"
+    await notices.tell(event.holder.id, reply, purpose="expired", dedupe=dedupe)
 
 
-async def _overdue(ctx: Ctx, event: Overdue) -> None:
+async def _overdue(notices: _Notices, event: Overdue) -> None:
     """催办: the assignee (with their buttons) and their centre's dispatchers."""
-    case = event.case
-    assignee = await ctx.session.get(Person, case.assignee_id) if case.assignee_id else None
-    card = await _card(ctx, case)
-    card["due"] = local_time(case.due_at or event.at, ctx.zone)
-    card["assignee"] = assignee.display_name if assignee else "-"
+    case, session = event.case, notices.ctx.session
+    assignee = await session.get(Person, case.assignee_id) if case.assignee_id else None
+    due = local_time(case.due_at or event.at, notices.ctx.zone)
+    card = await notices.card({"due": due, "assignee": assignee.display_name if assignee else "-"})
     targets = [(assignee, "sla.overdue")] + [
-        (p, "sla.overdue_dispatcher") for p in await centre_dispatchers(ctx.session, case.unit_code)
+        (p, "sla.overdue_dispatcher") for p in await centre_dispatchers(session, case.unit_code)
     ]
     for person, text_key in targets:
         if person is None:
             continue
-        await outbox.enqueue(
-            ctx.session,
-            ctx.clock,
+        buttons = progress_buttons(case.id) if person is assignee else ()
+        await notices.tell(
             person.id,
-            Reply(text_key, card, buttons=progress_buttons(case.id) if person is assignee else ()),
+            Reply(text_key, card, buttons=buttons),
             purpose="overdue",
-            dedupe_key=f"overdue:{event.key}:{person.id}",
-            case_id=case.id,
+            dedupe=f"overdue:{event.key}:{person.id}",
             urgent=case.risk == "major",
         )
 
 
-async def _escalated(ctx: Ctx, event: Escalated) -> None:
+async def _escalated(notices: _Notices, event: Escalated) -> None:
     """督办: the leaders of the level it left and of the level it reached."""
-    case = event.case
-    card = await _card(ctx, case)
-    card["from"] = event.from_region.name if event.from_region else "-"
-    card["to"] = event.to_region.name if event.to_region else "-"
+    case, session = event.case, notices.ctx.session
+    levels = {
+        "from": event.from_region.name if event.from_region else "-",
+        "to": event.to_region.name if event.to_region else "-",
+    }
     leaders = unique(
         [
-            *await leaders_of(ctx.session, event.from_region),
-            *await leaders_of(ctx.session, event.to_region),
+            *await leaders_of(session, event.from_region),
+            *await leaders_of(session, event.to_region),
         ]
     )
-    await outbox.enqueue_each(
-        ctx.session,
-        ctx.clock,
+    await notices.tell_each(
         [leader.id for leader in leaders],
-        Reply("sla.escalated_leader", card),
+        Reply("sla.escalated_leader", await notices.card(levels)),
         purpose="escalated",
         dedupe_prefix=f"escalated:{event.key}",
-        case_id=case.id,
         urgent=case.risk == "major",
     )
 
 
-async def _supervision_due(ctx: Ctx, event: SupervisionDue) -> None:
+async def _supervision_due(notices: _Notices, event: SupervisionDue) -> None:
     """挂牌督办: the assignee, the supervising leader, the centre's dispatchers and anyone
     holding an open offer."""
-    case, session = event.case, ctx.session
-    card = await _card(ctx, case)
-    card["days"] = max(1, (event.at - as_utc(case.created_at)).days)
+    case, session = event.case, notices.ctx.session
+    card = await notices.card({"days": max(1, (event.at - as_utc(case.created_at)).days)})
     people = [
         await session.get(Person, case.assignee_id) if case.assignee_id else None,
         await session.get(Person, case.supervised_by) if case.supervised_by else None,
         *await centre_dispatchers(session, case.unit_code),
         *(person for _, person in await open_offer_holders(session, case)),
     ]
-    await outbox.enqueue_each(
-        session,
-        ctx.clock,
+    day = event.at.astimezone(notices.ctx.zone).date().isoformat()
+    await notices.tell_each(
         [person.id for person in unique(people)],
         Reply("sla.supervision_daily", card),
         purpose="supervision",
-        dedupe_prefix=f"supervise:{case.id}:{event.at.astimezone(ctx.zone).date().isoformat()}",
-        case_id=case.id,
+        dedupe_prefix=f"supervise:{case.id}:{day}",
     )
 
 
-async def _followup_asked(ctx: Ctx, event: FollowUpAsked) -> None:
+async def _followup_asked(notices: _Notices, event: FollowUpAsked) -> None:
     case = event.case
-    card = await _card(ctx, case)
-    card["outcome"] = t(f"outcome.{case.outcome or 'success'}")
-    await outbox.enqueue(
-        ctx.session,
-        ctx.clock,
-        case.reporter_id,
-        Reply("followup.ask", card, buttons=rating_buttons(case.id)),
-        purpose="followup",
-        dedupe_key=f"followup:{case.id}:{case.version}",
-        case_id=case.id,
-    )
+    card = await notices.card({"outcome": t(f"outcome.{case.outcome or 'success'}")})
+    reply = Reply("followup.ask", card, buttons=rating_buttons(case.id))
+    dedupe = f"followup:{case.id}:{case.version}"
+    await notices.tell(case.reporter_id, reply, purpose="followup", dedupe=dedupe)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,65 +30,51 @@ async def import_org(session: AsyncSession, org: OrgFile) -> ImportSummary:
 
     Regions and units missing from the file are kept: cases and people still refer to them.
     """
-    existing_regions = {r.code: r for r in (await session.scalars(select(Region))).all()}
-    paths: dict[str, str] = {code: r.path for code, r in existing_regions.items()}
-    added = updated = 0
+    regions = {r.code: r for r in (await session.scalars(select(Region))).all()}
+    paths: dict[str, str] = {code: r.path for code, r in regions.items()}
+    region_changes: list[str | None] = []
     for spec in org.regions:  # parents come before children
         path = (paths[spec.parent] if spec.parent else "/") + spec.code + "/"
         paths[spec.code] = path
-        row = existing_regions.get(spec.code)
-        if row is None:
-            session.add(
-                Region(
-                    code=spec.code,
-                    name=spec.name,
-                    level=spec.level,
-                    parent_code=spec.parent,
-                    path=path,
-                )
-            )
-            added += 1
-        elif (row.name, row.level, row.parent_code, row.path) != (
-            spec.name,
-            spec.level,
-            spec.parent,
-            path,
-        ):
-            row.name, row.level, row.parent_code, row.path = (
-                spec.name,
-                spec.level,
-                spec.parent,
-                path,
-            )
-            updated += 1
+        fields = {"name": spec.name, "level": spec.level, "parent_code": spec.parent, "path": path}
+        region_changes.append(_put(session, Region, regions.get(spec.code), spec.code, fields))
     await session.flush()
-    existing_units = {u.code: u for u in (await session.scalars(select(Unit))).all()}
-    units_added = units_updated = 0
+    units = {u.code: u for u in (await session.scalars(select(Unit))).all()}
+    unit_changes: list[str | None] = []
     for unit in org.units:
-        categories = list(unit.categories)
-        row_u = existing_units.get(unit.code)
-        if row_u is None:
-            session.add(
-                Unit(
-                    code=unit.code,
-                    name=unit.name,
-                    kind=unit.kind,
-                    region_code=unit.region,
-                    categories=categories,
-                )
-            )
-            units_added += 1
-        elif (row_u.name, row_u.kind, row_u.region_code, row_u.categories) != (
-            unit.name,
-            unit.kind,
-            unit.region,
-            categories,
-        ):
-            row_u.name, row_u.kind, row_u.region_code = unit.name, unit.kind, unit.region
-            row_u.categories = categories
-            units_updated += 1
+        values: dict[str, Any] = {
+            "name": unit.name,
+            "kind": unit.kind,
+            "region_code": unit.region,
+            "categories": list(unit.categories),
+        }
+        unit_changes.append(_put(session, Unit, units.get(unit.code), unit.code, values))
     await session.flush()
-    return ImportSummary(added, updated, units_added, units_updated)
+    return ImportSummary(
+        region_changes.count("added"),
+        region_changes.count("updated"),
+        unit_changes.count("added"),
+        unit_changes.count("updated"),
+    )
+
+
+def _put(
+    session: AsyncSession,
+    model: type[Region] | type[Unit],
+    row: Region | Unit | None,
+    code: str,
+    values: dict[str, Any],
+) -> str | None:
+    """Add the row `code` with `values`, or bring the existing `row` up to them: "added",
+    "updated", or None when it already reads so."""
+    if row is None:
+        session.add(model(code=code, **values))
+        return "added"
+    if all(getattr(row, name) == value for name, value in values.items()):
+        return None
+    for name, value in values.items():
+        setattr(row, name, value)
+    return "updated"
 
 
 async def ancestors(session: AsyncSession, region: Region) -> list[Region]:

@@ -7,7 +7,6 @@ senders never send one notice twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -74,31 +73,6 @@ async def enqueue(
         },
         key="dedupe_key",
     )
-
-
-async def enqueue_each(
-    session: AsyncSession,
-    clock: Clock,
-    person_ids: Iterable[int],
-    reply: Reply,
-    *,
-    purpose: str,
-    dedupe_prefix: str,
-    case_id: int | None = None,
-    urgent: bool = False,
-) -> None:
-    """The same notice to several people, each once (dedupe key: prefix and person)."""
-    for person_id in person_ids:
-        await enqueue(
-            session,
-            clock,
-            person_id,
-            reply,
-            purpose=purpose,
-            dedupe_key=f"{dedupe_prefix}:{person_id}",
-            case_id=case_id,
-            urgent=urgent,
-        )
 
 
 async def claim(

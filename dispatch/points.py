@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, ClassVar, Final
+from typing import TYPE_CHECKING, Annotated, ClassVar, Final
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BeforeValidator, PlainValidator, model_validator
@@ -53,8 +53,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.datafile import DataModel, errors_at, parse_model, read_text
 from dispatch.vocab import LEVELS
-from storage.models import PointsEntry, Region, Unit
+from storage.models import Case, PointsEntry, Region, Unit
 from storage.upserts import insert_ignoring_conflict
+
+if TYPE_CHECKING:
+    from dispatch.context import Ctx
 
 __all__ = [
     "DEFAULT_POINTS_PATH",
@@ -206,6 +209,29 @@ async def award(
         key="dedupe_key",
     )
     return new_id is not None
+
+
+async def award_case(
+    ctx: Ctx,
+    case: Case,
+    rule: str,
+    key: str,
+    *,
+    at: datetime,
+    person_id: int | None,
+    unit_code: str | None,
+) -> bool:
+    """`award` in `ctx`'s unit of work for what happened to `case`, with its outcomes."""
+    return await award(
+        ctx.session,
+        ctx.rules,
+        rule=rule,
+        at=at,
+        case_id=case.id,
+        person_id=person_id,
+        unit_code=unit_code,
+        key=key,
+    )
 
 
 # -- months -------------------------------------------------------------------------------------

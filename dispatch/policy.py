@@ -14,8 +14,16 @@ from zoneinfo import ZoneInfo
 from pydantic import BeforeValidator, Field, PlainValidator
 from pydantic_core import PydanticUseDefault
 
-from dispatch.datafile import DataFileError, DataModel, located, parse_model, read_text, validate
-from dispatch.vocab import CATEGORIES, RISKS
+from dispatch.datafile import (
+    Category,
+    DataFileError,
+    DataModel,
+    located,
+    parse_model,
+    read_text,
+    validate,
+)
+from dispatch.vocab import RISKS
 from dispatch.worktime import WorkingHours, add_time
 
 DEFAULT_POLICY = (Path(__file__).parent / "data" / "sla").with_suffix(".yaml")
@@ -142,13 +150,6 @@ def _unset_if_empty(value: object) -> object:
     return value
 
 
-def _category(value: object) -> str:
-    if value not in CATEGORIES:
-        raise ValueError(f"unknown category (known: {', '.join(CATEGORIES)})")
-    assert isinstance(value, str)
-    return value
-
-
 Duration = Annotated[timedelta, PlainValidator(_duration)]
 Clock = Annotated[time, PlainValidator(_clock)]
 Reminders = Annotated[tuple[float, ...], PlainValidator(_reminders)]
@@ -206,7 +207,7 @@ class _PolicyFile(DataModel):
     digest_time: Clock = time(18, 0)
     risk: _RiskRules
     categories: Annotated[
-        dict[Annotated[str, PlainValidator(_category)], _RiskOverrides],
+        dict[Category, _RiskOverrides],
         BeforeValidator(_unset_if_empty),
     ] = Field(default_factory=dict)
 

@@ -100,6 +100,8 @@ HISTORY = ("report", "resume", *NOT_FIRST_SUCCESS, *NOT_ONE_TIME)
 SATISFIED = frozenset({"satisfied", "basic"})
 OLDEST = 5
 CHUNK = 900  # case ids per IN list: below the 999 parameters of older SQLite builds
+# Which event, of which case, what and when: the columns every history read starts with.
+_EVENT_KEY = (CaseEvent.id, CaseEvent.case_id, CaseEvent.kind, CaseEvent.at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,10 +382,7 @@ async def figures(
     is_report = CaseEvent.kind == "report"
     rows = await session.execute(
         select(
-            CaseEvent.id,
-            CaseEvent.case_id,
-            CaseEvent.kind,
-            CaseEvent.at,
+            *_EVENT_KEY,
             # CASE is evaluated lazily: the lookups and JSON reads only for the rows that
             # need them (a `json` column is parsed again for every ->>).
             case((is_report, _of_case(Case.number, CaseEvent.case_id))),
@@ -447,10 +446,7 @@ async def _outcome_rates(
     for chunk in _chunks({o.case_id for o in outcomes}):
         rows = await session.execute(
             select(
-                CaseEvent.id,
-                CaseEvent.case_id,
-                CaseEvent.kind,
-                CaseEvent.at,
+                *_EVENT_KEY,
                 CaseEvent.data["paused_seconds"].as_float(),
             ).where(
                 CaseEvent.case_id.in_(chunk),

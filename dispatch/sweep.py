@@ -156,15 +156,8 @@ async def _overdue(ctx: Ctx, case: Case, data: dict[str, object], key: str, now:
     dispatchers are told), and the assignee loses points."""
     workflow.record(ctx.session, ctx.clock, case, "overdue", None, data)
     await ctx.publish(Overdue(case, key, now))
-    await points.award(
-        ctx.session,
-        ctx.rules,
-        rule="overdue",
-        at=now,
-        case_id=case.id,
-        person_id=case.assignee_id,
-        unit_code=case.unit_code,
-        key=key,
+    await points.award_case(
+        ctx, case, "overdue", key, at=now, person_id=case.assignee_id, unit_code=case.unit_code
     )
     return "overdue"
 
@@ -178,15 +171,8 @@ async def _escalate(ctx: Ctx, case: Case, data: dict[str, object], key: str, now
     unit_code, assignee_id = case.unit_code, case.assignee_id
     offer = await cases.escalate(ctx, None, case, "overdue")
     to_region = await unit_region(session, case.unit_code) if offer else None
-    await points.award(
-        session,
-        ctx.rules,
-        rule="escalated_for_delay",
-        at=now,
-        case_id=case.id,
-        person_id=assignee_id,
-        unit_code=unit_code,
-        key=key,
+    await points.award_case(
+        ctx, case, "escalated_for_delay", key, at=now, person_id=assignee_id, unit_code=unit_code
     )
     await ctx.publish(Escalated(case, from_region, to_region, key))
     return "escalate"

@@ -12,8 +12,9 @@ Only matplotlib's object-oriented API is used (``Figure`` + ``FigureCanvasAgg``)
 pyplot: no global figure registry, no GUI backend, no rcParams changes. The font is found
 and opened on first use, not at import.
 
-matplotlib costs 40 MB and most of a second to import, so nothing imports this module at
-start-up: `MatplotlibCharts` (bot/app.py) imports it when the first chart is drawn.
+matplotlib costs 40 MB and most of a second to import: this module imports it inside the
+functions that use it, so only a process that draws a chart (or reads the font) pays for
+it, when it first does.
 """
 
 from __future__ import annotations
@@ -27,15 +28,13 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontPath, FontProperties
-from matplotlib.ft2font import FT2Font
-from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from dispatch.context import DailyPoint
+
+if TYPE_CHECKING:
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ft2font import FT2Font
 
 FONT_PACKAGE = "noto_cjk_sans_otc"
 FONT_FILE = "NotoSansCJK-Regular.ttc"
@@ -66,6 +65,8 @@ _font_lock = threading.Lock()
 @cache
 def _font() -> _Font:
     """Locate the font file through its package and pick the Simplified Chinese face."""
+    from matplotlib.ft2font import FT2Font
+
     resource = resources.files(FONT_PACKAGE).joinpath(FONT_FILE)
     # A wheel installs as plain files, so this is the file itself; as_file only copies when
     # the package sits in a zip.
@@ -84,6 +85,8 @@ def font_path() -> Path:
 
 @cache
 def _face() -> FT2Font:
+    from matplotlib.ft2font import FT2Font
+
     font = _font()
     return FT2Font(font.path, face_index=font.face_index)
 
@@ -96,12 +99,16 @@ def missing_glyphs(text: str) -> set[str]:
 
 
 def _props(size: float) -> FontProperties:
+    from matplotlib.font_manager import FontPath, FontProperties
+
     font = _font()
     return FontProperties(fname=FontPath(font.path, font.face_index), size=size)
 
 
 def _integer_ticks(top: int) -> list[int]:
     """Whole-number ticks from 0 to at least *top* (at least 0..1, so an empty axis reads)."""
+    from matplotlib.ticker import MaxNLocator
+
     ticks = MaxNLocator(nbins=5, integer=True, min_n_ticks=2).tick_values(0, max(top, 1))
     return [int(t) for t in ticks if t >= 0]
 
@@ -121,6 +128,10 @@ def render_daily_chart(
     bars with x labels like 11-16; *open_by_type* top to bottom in the order given, each
     bar with its count. Empty sequences give empty, still labelled, panels.
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     small, normal, large = _props(8), _props(9), _props(12)
 
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
@@ -180,3 +191,9 @@ def render_daily_chart(
     # No "Software" text chunk (it names the matplotlib version): same input, same bytes.
     canvas.print_png(out, metadata={"Software": None})
     return out.getvalue()
+
+
+class MatplotlibCharts:
+    """dispatch.context.ChartRenderer, drawn by `render_daily_chart`."""
+
+    daily_chart = staticmethod(render_daily_chart)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -43,20 +44,20 @@ def _migration_engine(engine: AsyncEngine) -> AsyncEngine:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    migrating = _migration_engine(engine)
-    try:
-        async with migrating.begin() as conn:
-            await conn.run_sync(_upgrade, revision)
-    finally:
-        if migrating is not engine:
-            await migrating.dispose()
+    await _migrate(engine, _upgrade, revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+    await _migrate(engine, _downgrade, revision)
+
+
+async def _migrate(
+    engine: AsyncEngine, step: Callable[[Connection, str], None], revision: str
+) -> None:
     migrating = _migration_engine(engine)
     try:
         async with migrating.begin() as conn:
-            await conn.run_sync(_downgrade, revision)
+            await conn.run_sync(step, revision)
     finally:
         if migrating is not engine:
             await migrating.dispose()

@@ -17,18 +17,12 @@ async def at_describe(tg: TelegramHarness) -> None:
     assert "发生了什么" in sent[-1].text
 
 
-async def test_sticker_where_text_is_asked(services: Services) -> None:
+@pytest.mark.parametrize("kind", ["sticker", "photo"])
+async def test_sticker_or_photo_where_text_is_asked(services: Services, kind: str) -> None:
     async with running_bot(services) as tg:
         await at_describe(tg)
-        sent = await tg.sends(USER, tg.fake.sticker_update(USER))
-        assert "需要您用文字回答" in sent[0].text
-        assert "发生了什么" in sent[-1].text
-
-
-async def test_photo_where_text_is_asked(services: Services) -> None:
-    async with running_bot(services) as tg:
-        await at_describe(tg)
-        sent = await tg.sends(USER, tg.fake.photo_update(USER))
+        update = getattr(tg.fake, f"{kind}_update")(USER)
+        sent = await tg.sends(USER, update)
         assert "需要您用文字回答" in sent[0].text
         assert "发生了什么" in sent[-1].text
 

@@ -1,6 +1,6 @@
 """The daily-report chart: a real PNG of the promised size, every Chinese character the
 chart can show has a glyph in the packaged font (and the check can fail), empty data
-renders, and pyplot's global state is never touched."""
+renders, pyplot's global state is never touched, and starting up does not import matplotlib."""
 
 from __future__ import annotations
 
@@ -169,8 +169,24 @@ def test_does_not_touch_pyplot() -> None:
         "print('matplotlib.pyplot' in sys.modules)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    assert _python(script, "-W", "error", env=env) == "False"
+
+
+def test_starting_does_not_import_matplotlib() -> None:
+    # `pingan run` builds the renderer at start-up; matplotlib waits for the first chart.
+    script = (
+        "import sys\n"
+        "import bot.app, bot.cli, bot.runner, handlers.charts\n"
+        "bot.app.build_domain(None, None)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('matplotlib')))\n"
+    )
+    assert _python(script) == "[]"
+
+
+def _python(script: str, *options: str, env: dict[str, str] | None = None) -> str:
+    """What `script` prints, run by a fresh interpreter from the project root."""
     result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", script],
+        [sys.executable, *options, "-c", script],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -179,7 +195,7 @@ def test_does_not_touch_pyplot() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+    return result.stdout.strip()
 
 
 def test_renders_from_several_threads_at_once() -> None:

@@ -86,14 +86,19 @@ async def test_walking_the_region_tree_and_sharing_a_location(services: Services
         assert media == ["AgACAg-photo-1"]
 
 
-async def test_correcting_one_answer_from_the_summary(services: Services, person) -> None:
-    citizen = person("c")
+async def _up_to_contact(citizen: Person) -> None:
+    """A noise complaint from a grid's QR code, answered up to the phone number."""
     await citizen.says(f"/start g_{GRID}")
     await citizen.says("隔壁装修天天吵，说了也不听")
     await citizen.taps("对，是这类")
     await citizen.taps("2人")
     await citizen.taps("没有")
     await citizen.taps("完成")
+
+
+async def test_correcting_one_answer_from_the_summary(services: Services, person) -> None:
+    citizen = person("c")
+    await _up_to_contact(citizen)
     await citizen.taps("匿名反映")
     await citizen.taps("✏️ 修改")
     await citizen.taps("涉及人数")
@@ -113,12 +118,7 @@ async def test_low_confidence_asks_the_person_to_pick_the_type(services: Service
 
 async def test_wrong_phone_number_is_asked_again(services: Services, person) -> None:
     citizen = person("c")
-    await citizen.says(f"/start g_{GRID}")
-    await citizen.says("隔壁装修天天吵，说了也不听")
-    await citizen.taps("对，是这类")
-    await citizen.taps("2人")
-    await citizen.taps("没有")
-    await citizen.taps("完成")
+    await _up_to_contact(citizen)
     await citizen.says("12345")
     assert citizen.said() == ["report.phone_invalid", "report.ask_contact"]
 

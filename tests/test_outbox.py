@@ -96,11 +96,8 @@ async def test_429_is_retried_after_the_time_telegram_asks(
             await bot.session.close()
 
 
-async def test_403_marks_the_person_unreachable_and_uses_their_other_channel(
-    services: Services,
-) -> None:
-    person_id = await a_person_on_telegram(services, also_console=True)
-    await queue(services, person_id, "k1")
+async def drain_with_telegram_refusing(services: Services) -> None:
+    """One pass of the sender while Telegram answers 403 (the person blocked the bot)."""
     async with FakeTelegramAPI() as fake:
         bot = fake.make_bot()
         try:
@@ -108,6 +105,14 @@ async def test_403_marks_the_person_unreachable_and_uses_their_other_channel(
             await sender(services, bot).drain_once()
         finally:
             await bot.session.close()
+
+
+async def test_403_marks_the_person_unreachable_and_uses_their_other_channel(
+    services: Services,
+) -> None:
+    person_id = await a_person_on_telegram(services, also_console=True)
+    await queue(services, person_id, "k1")
+    await drain_with_telegram_refusing(services)
     assert await statuses(services) == [("pending", "console")]
     async with services.sessions() as session:
         identity = await session.scalar(select(Identity).where(Identity.channel == "telegram"))
@@ -120,13 +125,7 @@ async def test_403_marks_the_person_unreachable_and_uses_their_other_channel(
 async def test_403_with_no_other_channel_fails_visibly(services: Services) -> None:
     person_id = await a_person_on_telegram(services)
     await queue(services, person_id, "k1")
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            fake.fail_next("sendMessage", error_code=403)
-            await sender(services, bot).drain_once()
-        finally:
-            await bot.session.close()
+    await drain_with_telegram_refusing(services)
     async with services.sessions() as session:
         row = await session.scalar(select(OutboxMessage))
         assert row is not None and row.status == "failed" and "blocked" in (row.last_error or "")

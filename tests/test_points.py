@@ -347,26 +347,20 @@ async def add_villages(services: Services) -> None:
                 )
             )
             short = name.removesuffix("委会")
-            if number in ("203", "205", "206", "208"):
-                session.add(
-                    Unit(
-                        code=f"U{code}-ZZ",
-                        name=f"{short}综治中心",
-                        kind="center",
-                        region_code=code,
-                        categories=["all"],
+            for suffix, title, kind, numbers in (
+                ("ZZ", "综治中心", "center", ("203", "205", "206", "208")),
+                ("TJ", "人民调解委员会", "mediation", ("203", "204", "206", "208")),
+            ):
+                if number in numbers:
+                    session.add(
+                        Unit(
+                            code=f"U{code}-{suffix}",
+                            name=f"{short}{title}",
+                            kind=kind,
+                            region_code=code,
+                            categories=["all"],
+                        )
                     )
-                )
-            if number in ("203", "204", "206", "208"):
-                session.add(
-                    Unit(
-                        code=f"U{code}-TJ",
-                        name=f"{short}人民调解委员会",
-                        kind="mediation",
-                        region_code=code,
-                        categories=["all"],
-                    )
-                )
 
 
 def table(ranking: Ranking) -> list[tuple[str, str, int, int]]:

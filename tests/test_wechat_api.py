@@ -53,11 +53,15 @@ async def fake() -> AsyncIterator[FakeWeChatAPI]:
         yield server
 
 
-@pytest.fixture
-async def api(services: Services, fake: FakeWeChatAPI) -> AsyncIterator[WeChatAPI]:
+async def _client(services: Services, fake: FakeWeChatAPI) -> AsyncIterator[WeChatAPI]:
     client = WeChatAPI(services.sessions, services.clock, APP_ID, SECRET, base_url=fake.base_url)
     yield client
     await client.close()
+
+
+api = pytest.fixture(_client, name="api")
+# A second process's client: it shares the token with `api` only through the database.
+other_worker = pytest.fixture(_client, name="other_worker")
 
 
 @pytest.fixture(autouse=True)
@@ -138,17 +142,11 @@ ACCEPTED = Reply("notice.accepted", {"number": "2026-000042", "unit": "曼听社
 
 
 async def test_one_token_is_fetched_and_shared_by_every_worker(
-    services: Services, fake: FakeWeChatAPI, api: WeChatAPI
+    services: Services, fake: FakeWeChatAPI, api: WeChatAPI, other_worker: WeChatAPI
 ) -> None:
-    other_worker = WeChatAPI(
-        services.sessions, services.clock, APP_ID, SECRET, base_url=fake.base_url
-    )
-    try:
-        await api.send_text(OPENID, "一")
-        await other_worker.send_text(OPENID, "二")
-        await api.send_text(OPENID, "三")
-    finally:
-        await other_worker.close()
+    await api.send_text(OPENID, "一")
+    await other_worker.send_text(OPENID, "二")
+    await api.send_text(OPENID, "三")
     assert fake.texts(OPENID) == ["一", "二", "三"]
     assert len(token_fetches(fake)) == 1
     assert token_fetches(fake)[0] == {
@@ -212,19 +210,13 @@ async def test_a_rejected_token_is_renewed_once_and_the_call_repeated(
 
 
 async def test_a_worker_uses_the_token_another_worker_already_renewed(
-    services: Services, fake: FakeWeChatAPI, api: WeChatAPI
+    services: Services, fake: FakeWeChatAPI, api: WeChatAPI, other_worker: WeChatAPI
 ) -> None:
-    other_worker = WeChatAPI(
-        services.sessions, services.clock, APP_ID, SECRET, base_url=fake.base_url
-    )
-    try:
-        await api.send_text(OPENID, "1")
-        await other_worker.send_text(OPENID, "2")
-        fake.expire_tokens()  # both workers now hold a token WeChat refuses
-        await api.send_text(OPENID, "3")  # renews (forced)
-        await other_worker.send_text(OPENID, "4")  # finds the renewed token in the table
-    finally:
-        await other_worker.close()
+    await api.send_text(OPENID, "1")
+    await other_worker.send_text(OPENID, "2")
+    fake.expire_tokens()  # both workers now hold a token WeChat refuses
+    await api.send_text(OPENID, "3")  # renews (forced)
+    await other_worker.send_text(OPENID, "4")  # finds the renewed token in the table
     assert fake.texts(OPENID) == ["1", "2", "3", "4"]
     assert [f["force_refresh"] for f in token_fetches(fake)] == [False, True]
 
