@@ -55,26 +55,7 @@ class TelegramHarness:
         return self.fake.sent(chat_id)[start:]
 
     async def replies_sent(self) -> None:
-        """Wait until the sender has sent every queued reply that is due (an answer that must
-        arrive, or one whose direct send failed, goes through the outbox)."""
-        due = (
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(
-                OutboxMessage.purpose == "reply",
-                or_(
-                    OutboxMessage.status == "sending",
-                    (OutboxMessage.status == "pending")
-                    & (OutboxMessage.not_before <= self.services.clock.now()),
-                ),
-            )
-        )
-        while True:
-            async with self.services.sessions() as session:
-                if not await session.scalar(due):
-                    return
-            self.sender.wake()
-            await asyncio.sleep(0.02)
+        await replies_sent(self.services, self.sender)
 
     async def says(self, user_id: int, text: str, **kw: Any) -> list[ApiCall]:
         return await self._push(self.fake.text_update(user_id, text, **kw), user_id)
@@ -97,6 +78,29 @@ class TelegramHarness:
         """Wait for a notice (sent by the outbox sender) to `chat_id`."""
         self.sender.wake()
         return await self.fake.wait_for_sent(chat_id, text_contains=containing, since=0)
+
+
+async def replies_sent(services: Services, sender: OutboxSender) -> None:
+    """Wait until the sender has sent every queued reply that is due (an answer that must
+    arrive, or one whose direct send failed, goes through the outbox)."""
+    due = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.purpose == "reply",
+            or_(
+                OutboxMessage.status == "sending",
+                (OutboxMessage.status == "pending")
+                & (OutboxMessage.not_before <= services.clock.now()),
+            ),
+        )
+    )
+    while True:
+        async with services.sessions() as session:
+            if not await session.scalar(due):
+                return
+        sender.wake()
+        await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager
