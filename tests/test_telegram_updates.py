@@ -132,7 +132,7 @@ async def webhook(
 
 async def count(services: Services, model: Any, *where: Any) -> int:
     async with services.sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
 async def up_to_submit(tg: Webhook) -> dict[str, Any]:
