@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from bot.app import App
 from bot.scheduler import build_scheduler
-from bot.telegram_bot import make_bot, make_dispatcher, publish_commands
+from bot.telegram_bot import make_bot, make_dispatcher, poll, publish_commands
 from bot.wechat_wiring import wechat_channel
 from dispatch.jobs import JobContext
 from handlers.sender import OutboxSender
@@ -58,8 +58,8 @@ async def reject_malformed_updates(request: web.Request, handler: Handler) -> we
         if not isinstance(body, dict):
             return web.json_response({"error": "not a Telegram update"}, status=400)
         try:
-            # Validated here as well as in aiogram's background task, where a failure would
-            # only be a logged traceback after a 200.
+            # Validated here as well as in aiogram, where a failure would be a 500 and
+            # Telegram would send the same garbage again.
             Update.model_validate(body)
         except ValidationError:
             return web.json_response({"error": "not a Telegram update"}, status=400)
@@ -89,9 +89,14 @@ def web_app(
     )
     application.router.add_get("/healthz", healthz)
     if dispatcher is not None and bot is not None:
-        SimpleRequestHandler(dispatcher, bot, secret_token=secret).register(
-            application, path=WEBHOOK_PATH
-        )
+        # Not in the background: the 200 goes out only once the update's unit of work has
+        # committed and its replies were sent (or queued), so a process that dies mid-update
+        # answers nothing and Telegram sends the update again; a handler that raises (the
+        # database was unavailable) answers 500, with the same effect. aiogram still answers
+        # after 55 s and finishes in the background, before Telegram's 60 s run out.
+        SimpleRequestHandler(
+            dispatcher, bot, handle_in_background=False, secret_token=secret
+        ).register(application, path=WEBHOOK_PATH)
     return application
 
 
@@ -127,8 +132,8 @@ async def serve(
                 quiet=quiet,
             )
         )
-        dispatcher = make_dispatcher(services, wake_senders)
         mode = "webhook" if settings.public_url else "polling"
+        dispatcher = make_dispatcher(services, wake_senders, webhook=mode == "webhook")
     secret = settings.telegram_webhook_secret
     secret_value = secret.get_secret_value() if secret else None
     if settings.public_url is not None and dispatcher is not None and bot is not None:
@@ -164,12 +169,7 @@ async def serve(
                     await bot.set_webhook(url, secret_token=secret_value)
                 else:
                     await bot.delete_webhook()
-                    group.create_task(
-                        dispatcher.start_polling(
-                            bot, handle_signals=False, close_bot_session=False
-                        ),
-                        name="polling",
-                    )
+                    group.create_task(poll(dispatcher, bot), name="polling")
             scheduler.start()
             log.info(
                 "pingan ready: telegram %s, wechat %s, http on %s:%s",

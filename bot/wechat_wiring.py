@@ -1,5 +1,6 @@
 """Wiring the WeChat channel: the API client, the callback, the notice sender, and how a
-slow answer reaches the person later (as outbox notices, sent as customer-service messages)."""
+slow answer reaches the person later (as outbox rows with purpose "reply", sent at once as
+customer-service messages, at any hour)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from dialogs.router import handle
-from dispatch import outbox
+from dispatch.inbound import queue_replies
 from dispatch.messages import Inbound, Reply
 from handlers.sender import OutboxSender
 from handlers.wechat import WeChatCallback
@@ -51,8 +52,9 @@ def wechat_channel(
     )
 
     async def send_later(openid: str, replies: list[Reply], locale: str) -> None:
-        """Answers that missed the passive reply go out as notices, in order."""
-        batch = secrets.token_hex(6)
+        """Answers that missed the passive reply go out as customer-service messages, in
+        order, through the outbox with purpose "reply": they answer what the person just
+        wrote, so the sender sends them now, never holding them for quiet hours."""
         async with services.sessions() as session, session.begin():
             person_id = await session.scalar(
                 select(Identity.person_id).where(
@@ -61,15 +63,9 @@ def wechat_channel(
             )
             if person_id is None:
                 return
-            for i, reply in enumerate(replies):
-                await outbox.enqueue(
-                    session,
-                    services.clock,
-                    person_id,
-                    reply,
-                    purpose="reply",
-                    dedupe_key=f"reply:{batch}:{i}",
-                )
+            await queue_replies(
+                session, services.clock, person_id, replies, key=secrets.token_hex(6)
+            )
         wake_senders()
 
     async def handle_inbound(inbound: Inbound):

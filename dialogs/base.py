@@ -37,6 +37,10 @@ class Answer:
     replies: list[Reply]
     locale: str
     person_id: int | None = None
+    # The message was not handled because the database was unavailable (nothing was
+    # committed). A channel whose platform redelivers (Telegram's webhook) refuses the
+    # update so that it comes again; others send `replies` (an apology) as usual.
+    retry_later: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from dialogs import conversation
 from dialogs.base import Answer, Services, Turn
 from dialogs.commands import ButtonHandler, Command, citizen, leader, staff
@@ -28,6 +30,7 @@ from dialogs.conversation import ask, ask_again, back, cancel, live_state, step
 from dialogs.menu import MENU_COMMANDS, main_menu
 from dialogs.roles import is_staff
 from dispatch import outbox
+from dispatch.inbound import first_sight, queue_replies
 from dispatch.messages import Inbound, Reply
 from dispatch.payloads import Menu, Nav, Payload, StepChoice, parse
 from dispatch.people import person_for
@@ -75,14 +78,32 @@ for _feature in FEATURES:
     conversation.register(*_feature.dialogs)
 
 
+# Answers that must reach the person even if the process dies right after the commit: the
+# receipt is where a citizen learns the case number. For a channel that redelivers
+# (Inbound.update_key) such an answer is queued whole, in order, in the message's own unit
+# of work, and the sender delivers it; a redelivery finds the update handled and adds nothing.
+MUST_ARRIVE = frozenset({"report.receipt", "report.receipt_on_spot"})
+
+# The database could not be reached or was busy: handling the message again later may work.
+TRANSIENT = (OperationalError, InterfaceError, TimeoutError, ConnectionError)
+
+
 async def handle(services: Services, inbound: Inbound) -> Answer:
-    """Answer one message. Never raises: a failure is logged and the person told politely."""
+    """Answer one message. Never raises: a failure is logged and the person told politely.
+
+    With `inbound.update_key`, the update is recorded in this unit of work and a copy of an
+    update already handled gets an empty answer (see dispatch/inbound.py).
+    """
     if len(inbound.text) > MAX_INBOUND:
         # Keep one character past every limit so that the step still says "too long".
         inbound = replace(inbound, text=inbound.text[: MAX_INBOUND + 1])
     locale = pick_locale(inbound.language, services.default_locale)
     try:
         async with services.sessions() as session, session.begin():
+            key = inbound.update_key
+            if key is not None and not await first_sight(session, services.clock, key):
+                log.info("update %s was already handled; not again", key)
+                return Answer([], locale)
             person, identity = await person_for(
                 session,
                 services.clock,
@@ -99,8 +120,15 @@ async def handle(services: Services, inbound: Inbound) -> Answer:
             if waiting:
                 turn.say("notice.waiting", count=waiting)
             await _route(turn)
-            answer = Answer(turn.replies, turn.locale, person.id)
+            replies = turn.replies
+            if key is not None and any(r.text_key in MUST_ARRIVE for r in replies):
+                await queue_replies(session, services.clock, person.id, replies, key=key)
+                replies = []
+            answer = Answer(replies, turn.locale, person.id)
         return answer
+    except TRANSIENT:
+        log.exception("database unavailable for a %s message", inbound.channel)
+        return Answer([Reply("error.internal")], locale, retry_later=True)
     except Exception:
         log.exception("failed to handle a %s message from %s", inbound.channel, inbound.user_ref)
         return Answer([Reply("error.internal")], locale)

@@ -38,6 +38,11 @@ class Inbound:
     reply_to: str | None = None  # id of the bot message this answers, if any
     display_name: str = ""
     language: str | None = None  # the platform's language code, e.g. "zh-hans", "en"
+    # The platform's id of this update, from a channel that redelivers until acknowledged
+    # (Telegram's update_id): the router records it in the message's unit of work, so the
+    # update is handled once, and queues an answer that must arrive (a receipt) in that
+    # same unit of work, since a redelivery after the commit will not produce it again.
+    update_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiogram import Bot, Router
@@ -28,6 +29,7 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
+    Update,
 )
 
 from dialogs.base import Answer
@@ -172,32 +174,119 @@ class TelegramTransport:
         return str(message.message_id)
 
 
-def setup(handle: Handle, on_handled: Callable[[], None] = lambda: None) -> Router:
-    """The one router: every message and button tap goes to the channel-neutral dialogs."""
+SendLater = Callable[[Answer, list[Reply], str], Awaitable[None]]
+
+
+class RedeliverUpdate(Exception):
+    """Raised out of a handler so that the webhook answers 500 and Telegram sends the update
+    again: nothing was committed (the database was unavailable)."""
+
+
+async def _no_queue(answer: Answer, replies: list[Reply], key: str) -> None:
+    log.warning("%d replies to person %s not sent and not queued", len(replies), answer.person_id)
+
+
+async def _send_part_by_part(bot: Bot, chat_id: int, reply: Reply, locale: str) -> Reply | None:
+    """Send one reply directly, as send_reply does; on an error worth retrying, return what
+    is left of it to queue (None when it all went out).
+
+    What is left: the images not sent yet, or the text from the part that failed on, with
+    the buttons, so that a retry never repeats a part that arrived.
+    """
+    for i, item in enumerate(reply.media):
+        if item.startswith("png:"):
+            picture = BufferedInputFile(base64.b64decode(item[4:]), filename="daily-chart.png")
+            try:
+                await bot.send_photo(chat_id, picture)
+            except (TelegramForbiddenError, TelegramBadRequest):
+                raise
+            except Exception as exc:
+                log.warning("direct reply to %s not sent (%r); queued", chat_id, exc)
+                return replace(reply, media=reply.media[i:])
+    parts = split_text(render(reply.text_key, locale, reply.params))
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        try:
+            await bot.send_message(
+                chat_id, part, reply_markup=render_markup(reply, locale) if last else None
+            )
+        except (TelegramForbiddenError, TelegramBadRequest):
+            raise
+        except Exception as exc:  # 429, 5xx, network: the sender retries with the notice rules
+            log.warning("direct reply to %s not sent (%r); queued", chat_id, exc)
+            if i == 0:
+                return replace(reply, media=())
+            rest = "\n".join(parts[i:])
+            return replace(reply, text_key="label.raw", params={"text": rest}, media=())
+    return None
+
+
+def setup(
+    handle: Handle,
+    on_handled: Callable[[], None] = lambda: None,
+    *,
+    send_later: SendLater = _no_queue,
+    redelivers: bool = False,
+) -> Router:
+    """The one router: every message and button tap goes to the channel-neutral dialogs.
+
+    Each update is handled once: its key (bot and update_id) is recorded in the message's
+    unit of work (dialogs.router.handle), so a copy Telegram sends again gets no answer.
+
+    Replies go out directly. When one fails with a 429, a 5xx or a network error, it (what
+    is left of it) and every reply after it are handed to `send_later`, in order, which
+    queues them in the outbox as purpose "reply": the sender retries them with the notice
+    rules, honouring retry_after, and never holds them for quiet hours. We do not wait out
+    a retry_after here, however short: in webhook mode Telegram is waiting for our 200, and
+    the sender already paces by chat.
+
+    `redelivers` (webhook mode): when the database was unavailable, raise RedeliverUpdate,
+    so the webhook answers 500 and Telegram sends the update again, instead of apologising.
+    """
     router = Router(name="pingan")
 
-    async def answer(bot: Bot, chat_id: int, result: Answer) -> None:
-        for reply in result.replies:
+    async def answer(bot: Bot, chat_id: int, result: Answer, key: str) -> None:
+        if result.retry_later and redelivers:
+            raise RedeliverUpdate(key)
+        replies = list(result.replies)
+        for i, reply in enumerate(replies):
             try:
-                await send_reply(bot, chat_id, reply, result.locale)
+                rest = await _send_part_by_part(bot, chat_id, reply, result.locale)
             except TelegramForbiddenError:
-                return
+                break  # blocked: the sender marks it when a notice meets the same
+            except TelegramBadRequest as exc:
+                log.error("Telegram refused a reply (%s): %s", reply.text_key, exc.message)
+                continue
+            if rest is not None:
+                await send_later(result, [rest, *replies[i + 1 :]], key)
+                break
         on_handled()
 
+    def key_of(bot: Bot, update: Update) -> str:
+        # update_ids are the bot's own sequence: another bot (a new token) starts its own.
+        return f"tg:{bot.id}:{update.update_id}"
+
     @router.message()
-    async def on_message(message: Message, bot: Bot) -> None:
+    async def on_message(message: Message, bot: Bot, event_update: Update) -> None:
         if message.chat.type != "private":
             return  # the bot works in private chats only: reports name people
-        result = await handle(inbound_from_message(message))
-        await answer(bot, message.chat.id, result)
+        key = key_of(bot, event_update)
+        inbound = replace(inbound_from_message(message), update_key=key)
+        result = await handle(inbound)
+        await answer(bot, message.chat.id, result, key)
 
     @router.callback_query()
-    async def on_callback(query: CallbackQuery, bot: Bot) -> None:
-        # Stop the button's spinner first; the answer itself comes as messages.
-        await query.answer()
+    async def on_callback(query: CallbackQuery, bot: Bot, event_update: Update) -> None:
+        # Stop the button's spinner first; the answer itself comes as messages. A copy of the
+        # update (Telegram resending it) finds the query answered: that must not stop us.
+        try:
+            await query.answer()
+        except Exception as exc:
+            log.info("callback query not answered: %r", exc)
         if query.message is None:
             return
-        result = await handle(inbound_from_callback(query))
-        await answer(bot, query.message.chat.id, result)
+        key = key_of(bot, event_update)
+        result = await handle(replace(inbound_from_callback(query), update_key=key))
+        await answer(bot, query.message.chat.id, result, key)
 
     return router

@@ -10,18 +10,26 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from sqlalchemy import func, or_, select
 
-from bot.telegram_bot import make_dispatcher
+from bot.telegram_bot import make_dispatcher, poll
 from dialogs.base import Services
 from handlers.sender import OutboxSender, RateLimiter
 from handlers.telegram import TelegramTransport
+from storage.models import OutboxMessage
 from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI
 
 
 class TelegramHarness:
     def __init__(
-        self, fake: FakeTelegramAPI, bot: Bot, dispatcher: Dispatcher, sender: OutboxSender
+        self,
+        fake: FakeTelegramAPI,
+        bot: Bot,
+        dispatcher: Dispatcher,
+        sender: OutboxSender,
+        services: Services,
     ):
+        self.services = services
         self.fake = fake
         self.bot = bot
         self.dispatcher = dispatcher
@@ -43,7 +51,11 @@ class TelegramHarness:
             while self.handled < target:
                 self._handled_event.clear()
                 await self._handled_event.wait()
+            await self.replies_sent()
         return self.fake.sent(chat_id)[start:]
+
+    async def replies_sent(self) -> None:
+        await replies_sent(self.services, self.sender)
 
     async def says(self, user_id: int, text: str, **kw: Any) -> list[ApiCall]:
         return await self._push(self.fake.text_update(user_id, text, **kw), user_id)
@@ -68,6 +80,29 @@ class TelegramHarness:
         return await self.fake.wait_for_sent(chat_id, text_contains=containing, since=0)
 
 
+async def replies_sent(services: Services, sender: OutboxSender) -> None:
+    """Wait until the sender has sent every queued reply that is due (an answer that must
+    arrive, or one whose direct send failed, goes through the outbox)."""
+    due = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.purpose == "reply",
+            or_(
+                OutboxMessage.status == "sending",
+                (OutboxMessage.status == "pending")
+                & (OutboxMessage.not_before <= services.clock.now()),
+            ),
+        )
+    )
+    while True:
+        async with services.sessions() as session:
+            if not await session.scalar(due):
+                return
+        sender.wake()
+        await asyncio.sleep(0.02)
+
+
 @contextlib.asynccontextmanager
 async def running_bot(services: Services) -> AsyncIterator[TelegramHarness]:
     async with FakeTelegramAPI() as fake:
@@ -88,14 +123,10 @@ async def running_bot(services: Services) -> AsyncIterator[TelegramHarness]:
         dispatcher = make_dispatcher(services, on_handled)
         started = asyncio.Event()
         dispatcher.startup.register(started.set)
-        harness = TelegramHarness(fake, bot, dispatcher, sender)
+        harness = TelegramHarness(fake, bot, dispatcher, sender, services)
         try:
             async with asyncio.TaskGroup() as group:
-                polling = group.create_task(
-                    dispatcher.start_polling(
-                        bot, handle_signals=False, close_bot_session=False, polling_timeout=1
-                    )
-                )
+                polling = group.create_task(poll(dispatcher, bot, polling_timeout=1))
                 sending = group.create_task(sender.run())
                 await started.wait()
                 try:
