@@ -14,7 +14,7 @@ from bot.app import App
 from dialogs.router import handle
 from dispatch import outbox
 from dispatch.messages import Inbound, Reply
-from handlers.sender import OutboxSender
+from handlers.sender import OutboxSender, Progress
 from handlers.wechat import WeChatCallback
 from handlers.wechat_api import WeChatAPI
 from handlers.wechat_transport import WeChatTransport, numbered_choices
@@ -48,6 +48,7 @@ def wechat_channel(
         transport,
         default_locale=settings.default_locale,
         quiet=quiet,
+        **settings.sender_options(),
     )
 
     async def send_later(openid: str, replies: list[Reply], locale: str) -> None:
@@ -99,8 +100,15 @@ class RememberingTransport:
         self.inner = inner
         self.callback: WeChatCallback | None = None
 
-    async def deliver(self, chat_ref: str, reply: Reply, locale: str, notice_id: int = 0) -> str:
-        sent = await self.inner.deliver(chat_ref, reply, locale, notice_id)
+    async def deliver(
+        self,
+        chat_ref: str,
+        reply: Reply,
+        locale: str,
+        notice_id: int = 0,
+        progress: Progress | None = None,
+    ) -> str:
+        sent = await self.inner.deliver(chat_ref, reply, locale, notice_id, progress)
         _, payloads = numbered_choices(reply, locale)
         if payloads and self.callback is not None:
             self.callback.remember(chat_ref, payloads)
