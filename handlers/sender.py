@@ -202,7 +202,7 @@ class OutboxSender:
         retry_horizon: timedelta = outbox.RETRY_HORIZON,
         backoff_cap: timedelta = outbox.BACKOFF_CAP,
         urgent_delay: timedelta = outbox.URGENT_DELAY,
-        stop_grace: float = 10.0,
+        stop_grace: float = 4.0,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
