@@ -130,6 +130,7 @@ async def serve(
                 TelegramTransport(bot),
                 default_locale=settings.default_locale,
                 quiet=quiet,
+                **settings.sender_options(),
             )
         )
         mode = "webhook" if settings.public_url else "polling"
@@ -184,6 +185,10 @@ async def serve(
             scheduler.shutdown(wait=False)
             if bot is not None and dispatcher is not None and settings.public_url is None:
                 await dispatcher.stop_polling()
+            # A sender that is cancelled lets its call in flight finish (a few seconds at
+            # most), records it, and gives back whatever else it had claimed before the
+            # group lets us go on (handlers/sender.py).
+            log.info("stopping: %d background tasks", len(background))
             for task in background:
                 task.cancel()
     finally:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
@@ -24,6 +25,12 @@ _DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 class SettingsError(Exception):
     """One clear line naming the variable; `pingan` prints it and exits."""
+
+
+class SenderOptions(TypedDict):
+    retry_horizon: timedelta
+    urgent_delay: timedelta
+    lease: timedelta
 
 
 class Settings(BaseSettings):
@@ -53,6 +60,14 @@ class Settings(BaseSettings):
     wechat_templates: dict[str, str] = {}
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
+    # Notices (dispatch/outbox.py): how long network trouble and 5xx are retried after a
+    # notice's first failed try before it is failed (and listed by `pingan outbox list`);
+    # how long an urgent notice may be late before its case's centre dispatchers are told
+    # on another channel; how long a sender holds a notice it is sending (a dead sender's
+    # notice is taken back after this).
+    outbox_retry_horizon_hours: Annotated[float, Field(gt=0)] = 24
+    outbox_urgent_delay_minutes: Annotated[float, Field(gt=0)] = 10
+    outbox_lease_seconds: Annotated[float, Field(ge=5, le=3600)] = 120
 
     @field_validator("database_url")
     @classmethod
@@ -122,6 +137,14 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def sender_options(self) -> SenderOptions:
+        """The outbox sender's timings (keyword arguments of handlers.sender.OutboxSender)."""
+        return {
+            "retry_horizon": timedelta(hours=self.outbox_retry_horizon_hours),
+            "urgent_delay": timedelta(minutes=self.outbox_urgent_delay_minutes),
+            "lease": timedelta(seconds=self.outbox_lease_seconds),
+        }
 
     def require_channel(self) -> None:
         """At least one chat channel must be configured for `pingan run`."""

@@ -81,13 +81,19 @@ def make_dispatcher(
     async def handle_inbound(inbound: Inbound) -> Answer:
         return await handle(services, inbound)
 
-    async def send_later(answer: Answer, replies: list[Reply], key: str) -> None:
+    async def send_later(answer: Answer, chat_ref: str, replies: list[Reply], key: str) -> None:
         if answer.person_id is None:
             log.warning("%d replies not sent and nobody to queue them for", len(replies))
             return
         async with services.sessions() as session, session.begin():
             await queue_replies(
-                session, services.clock, answer.person_id, replies, key=f"{key}:later"
+                session,
+                services.clock,
+                answer.person_id,
+                replies,
+                key=f"{key}:later",
+                channel=telegram.CHANNEL,
+                chat_ref=chat_ref,
             )
 
     dispatcher = Dispatcher()

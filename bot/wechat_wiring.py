@@ -15,7 +15,7 @@ from bot.app import App
 from dialogs.router import handle
 from dispatch.inbound import queue_replies
 from dispatch.messages import Inbound, Reply
-from handlers.sender import OutboxSender
+from handlers.sender import OutboxSender, Progress
 from handlers.wechat import WeChatCallback
 from handlers.wechat_api import WeChatAPI
 from handlers.wechat_transport import WeChatTransport, numbered_choices
@@ -49,6 +49,7 @@ def wechat_channel(
         transport,
         default_locale=settings.default_locale,
         quiet=quiet,
+        **settings.sender_options(),
     )
 
     async def send_later(openid: str, replies: list[Reply], locale: str) -> None:
@@ -64,7 +65,13 @@ def wechat_channel(
             if person_id is None:
                 return
             await queue_replies(
-                session, services.clock, person_id, replies, key=secrets.token_hex(6)
+                session,
+                services.clock,
+                person_id,
+                replies,
+                key=secrets.token_hex(6),
+                channel="wechat",
+                chat_ref=openid,
             )
         wake_senders()
 
@@ -95,8 +102,15 @@ class RememberingTransport:
         self.inner = inner
         self.callback: WeChatCallback | None = None
 
-    async def deliver(self, chat_ref: str, reply: Reply, locale: str, notice_id: int = 0) -> str:
-        sent = await self.inner.deliver(chat_ref, reply, locale, notice_id)
+    async def deliver(
+        self,
+        chat_ref: str,
+        reply: Reply,
+        locale: str,
+        notice_id: int = 0,
+        progress: Progress | None = None,
+    ) -> str:
+        sent = await self.inner.deliver(chat_ref, reply, locale, notice_id, progress)
         _, payloads = numbered_choices(reply, locale)
         if payloads and self.callback is not None:
             self.callback.remember(chat_ref, payloads)

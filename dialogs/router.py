@@ -122,7 +122,15 @@ async def handle(services: Services, inbound: Inbound) -> Answer:
             await _route(turn)
             replies = turn.replies
             if key is not None and any(r.text_key in MUST_ARRIVE for r in replies):
-                await queue_replies(session, services.clock, person.id, replies, key=key)
+                await queue_replies(
+                    session,
+                    services.clock,
+                    person.id,
+                    replies,
+                    key=key,
+                    channel=inbound.channel,
+                    chat_ref=inbound.chat_ref,
+                )
                 replies = []
             answer = Answer(replies, turn.locale, person.id)
         return answer

@@ -52,15 +52,26 @@ async def queue_replies(
     replies: Sequence[Reply],
     *,
     key: str,
+    channel: str | None = None,
+    chat_ref: str | None = None,
 ) -> int:
     """Queue `replies` for the person, in order, as purpose "reply"; returns how many were new.
 
     `key` names the message they answer: queuing the same answer again adds nothing.
+    `channel` and `chat_ref`: the chat the message came from (an answer goes back where the
+    question was asked, not to the person's most recent channel).
     """
     queued = 0
     for i, reply in enumerate(replies):
         new = await outbox.enqueue(
-            session, clock, person_id, reply, purpose=REPLY, dedupe_key=f"reply:{key}:{i}"
+            session,
+            clock,
+            person_id,
+            reply,
+            purpose=REPLY,
+            dedupe_key=f"reply:{key}:{i}",
+            channel=channel,
+            chat_ref=chat_ref,
         )
         queued += new is not None
     return queued

@@ -1,7 +1,23 @@
 """Drains the outbox for one channel, within the platform's limits.
 
 Telegram allows about 30 messages a second overall and one a second per chat; a 429
-answer carries `retry_after`, which we honour; a 403 means the person blocked the bot.
+answer carries `retry_after`, which we honour (a wait, not a failed try); a 403 means the
+person blocked the bot. The delivery rules (claims, leases, parts, retries, doubt) are
+described in dispatch/outbox.py; this module drives them:
+
+- Each round reclaims expired leases, reports urgent notices that are late, then lists due
+  notices, interleaves them by chat and, for each, waits for the rate limiter, claims it
+  and sends it. Nothing is claimed that is not about to be sent.
+- A failed try that counts (network, 5xx) ends the round and pauses the channel briefly
+  (the platform is probably down: the other notices would fail the same way). 429 holds
+  that chat for the rest of the round.
+- Stopping (the task cancelled on SIGTERM/SIGINT): the call in flight is allowed to finish
+  for up to `stop_grace` seconds and its outcome is recorded; if it does not finish, it is
+  in doubt (resent once, marked). Anything else claimed is given back as pending.
+
+Log lines (logger "handlers.sender", for operators and the fault benchmark): "sender
+started", "sent notice N", "notice N: 429", "notice N: try K failed", "notice N: gave up",
+"in doubt", "stopping", "sender stopped".
 """
 
 from __future__ import annotations
@@ -11,9 +27,10 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from dispatch import outbox
 from dispatch.clock import Clock
@@ -22,13 +39,21 @@ from storage.database import Sessions
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 class DeliveryRetry(Exception):
-    """Try again later (rate limited, network trouble)."""
+    """Try again later: network trouble, the platform busy or down (a failed try that
+    counts towards the retry horizon)."""
 
     def __init__(self, seconds: float, reason: str) -> None:
         super().__init__(reason)
         self.seconds = seconds
+
+
+class DeliveryRateLimited(DeliveryRetry):
+    """The platform asked us to wait `seconds` (Telegram's 429 retry_after): a wait, never
+    a failed try."""
 
 
 class DeliveryWaiting(DeliveryRetry):
@@ -44,11 +69,48 @@ class DeliveryFailed(Exception):
     """The platform refused this message for good (bad request)."""
 
 
+class DeliveryTimedOut(Exception):
+    """Our own limit on one send call ran out: it may or may not have reached the person."""
+
+
+@dataclass
+class Progress:
+    """How far a notice's delivery has got, for a transport that sends it in parts.
+
+    Parts are numbered from 0 in the order the transport sends them (its images, then the
+    pieces of its text), and must come out the same on every try. The transport skips the
+    parts below `start`, and after delivering part i awaits `sent(i, ref, last=...)`. When
+    `resent` is set, an earlier send was left in doubt: the transport puts the "sent again"
+    marker (locale key "outbox.resent") on the first text part it sends.
+    """
+
+    start: int = 0
+    resent: bool = False
+    on_part: Callable[[int, str, bool], Awaitable[None]] | None = None
+    done: int = 0
+
+    def __post_init__(self) -> None:
+        self.done = max(self.done, self.start)
+
+    async def sent(self, index: int, ref: str, *, last: bool = False) -> None:
+        self.done = index + 1
+        if self.on_part is not None:
+            await self.on_part(self.done, ref, last)
+
+
 class Transport(Protocol):
     channel: str
 
-    async def deliver(self, chat_ref: str, reply: Reply, locale: str, notice_id: int = 0) -> str:
-        """Send one notice; return the platform's message id (for replies to it)."""
+    async def deliver(
+        self,
+        chat_ref: str,
+        reply: Reply,
+        locale: str,
+        notice_id: int = 0,
+        progress: Progress | None = None,
+    ) -> str:
+        """Send one notice (from `progress.start` on); return the platform's id of its last
+        part (for replies to it), or "" when every part had been sent before."""
         ...
 
 
@@ -78,18 +140,50 @@ class RateLimiter:
             await asyncio.sleep(at - now)
 
 
-def interleaved(batch: list[outbox.Claimed]) -> list[outbox.Claimed]:
+class _HasChat(Protocol):
+    @property
+    def chat_ref(self) -> str: ...
+
+
+C = TypeVar("C", bound=_HasChat)
+
+
+def interleaved(batch: Iterable[C]) -> list[C]:
     """Round-robin by chat, so that one busy chat's one-a-second pace does not hold up others."""
-    queues: dict[str, deque[outbox.Claimed]] = {}
+    queues: dict[str, deque[C]] = {}
     for notice in batch:
         queues.setdefault(notice.chat_ref, deque()).append(notice)
-    ordered: list[outbox.Claimed] = []
+    ordered: list[C] = []
     while queues:
         for chat in list(queues):
             ordered.append(queues[chat].popleft())
             if not queues[chat]:
                 del queues[chat]
     return ordered
+
+
+async def _finish(work: Awaitable[T], *, then_cancel: bool) -> T:
+    """Await `work` to its end even if this task is cancelled meanwhile: the bookkeeping of
+    a send must not be cut in half. With `then_cancel`, a cancellation that arrived
+    meanwhile is raised afterwards; without, the caller is already on its way out."""
+    task = asyncio.ensure_future(work)  # kept and awaited here, never left behind
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+        except Exception:
+            break
+    if cancelled and then_cancel:
+        raise asyncio.CancelledError
+    return task.result()
+
+
+# Outcomes of one send, for the round.
+SENT, WAIT, RETRY, OTHER = "sent", "wait", "retry", "other"
+# A channel that failed keeps quiet at most this long before the next round tries again.
+CHANNEL_PAUSE_CAP = timedelta(seconds=60)
 
 
 class OutboxSender:
@@ -104,95 +198,276 @@ class OutboxSender:
         person_id: int | None = None,
         poll_seconds: float = 1.0,
         quiet: Callable[[datetime], bool] | None = None,
+        lease: timedelta = outbox.SENDING_LEASE,
+        retry_horizon: timedelta = outbox.RETRY_HORIZON,
+        backoff_cap: timedelta = outbox.BACKOFF_CAP,
+        urgent_delay: timedelta = outbox.URGENT_DELAY,
+        stop_grace: float = 4.0,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
         self.transport = transport
+        self.channel = transport.channel
         self.limiter = limiter or RateLimiter(per_second=30, per_chat_interval=1.0)
         self.default_locale = default_locale
         self.person_id = person_id
         self.poll_seconds = poll_seconds
-        # Quiet hours (22:00-07:30 by default): only urgent notices go out.
+        # Quiet hours (22:00-07:30 by default): only urgent notices and replies go out.
         self.quiet = quiet
+        self.lease = lease
+        # One send call may take this long (its lease is renewed after each part): well
+        # inside the lease, so that no other sender reclaims a notice still in flight.
+        self.call_budget = lease.total_seconds() * 0.75
+        self.retry_horizon = retry_horizon
+        self.backoff_cap = backoff_cap
+        self.urgent_delay = urgent_delay
+        self.stop_grace = stop_grace
         self.wakeup = asyncio.Event()
+        self._claimed: set[int] = set()
+        self._failures_in_a_row = 0
+        self._paused_until: datetime | None = None
 
     def wake(self) -> None:
         self.wakeup.set()
 
     async def run(self) -> None:
         """Send until cancelled. A failure in one round is logged; the loop goes on."""
+        log.info("%s sender started (lease %ss)", self.channel, self.lease.total_seconds())
+        try:
+            while True:
+                try:
+                    sent = await self.drain_once()
+                except Exception:
+                    log.exception("%s outbox round failed; retrying", self.channel)
+                    sent = 0
+                if sent == 0:
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                    # cancellation that arrives as the event fires, and then the sender
+                    # never stops.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.poll_seconds):
+                            await self.wakeup.wait()
+                    self.wakeup.clear()
+        finally:
+            given_back = await _finish(self._give_back(), then_cancel=False)
+            log.info("%s sender stopped; %d claimed notices given back", self.channel, given_back)
+
+    async def _give_back(self) -> int:
+        if not self._claimed:
+            return 0
         async with self.sessions() as session, session.begin():
-            abandoned = await outbox.fail_abandoned(session, self.clock)
-        if abandoned:
-            log.warning(
-                "%d notices were left mid-send by a stopped sender; marked failed", abandoned
-            )
-        while True:
-            try:
-                sent = await self.drain_once()
-            except Exception:
-                log.exception("outbox round failed; retrying")
-                sent = 0
-            if sent == 0:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-                # that arrives as the event fires, and then the sender never stops.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll_seconds):
-                        await self.wakeup.wait()
-                self.wakeup.clear()
+            count = await outbox.release(session, self._claimed)
+        self._claimed.clear()
+        return count
 
     async def drain_once(self, limit: int = 50) -> int:
-        """Claim and send one batch; returns how many were attempted."""
+        """One round: reclaim expired leases, report late urgent notices, then send up to
+        `limit` due notices, each claimed just before its send. Returns how many were tried.
+        """
+        now = self.clock.now()
         async with self.sessions() as session, session.begin():
-            quiet = self.quiet is not None and self.quiet(self.clock.now())
-            batch = await outbox.claim(
+            expired = await outbox.reclaim_expired(session, self.clock, self.channel)
+        if expired:
+            log.warning(
+                "%s notices %s were in flight when their sender stopped: in doubt, resent"
+                " once marked (held as in_doubt if it happens again)",
+                self.channel,
+                expired,
+            )
+        await self._report_delays()
+        if self._paused_until is not None and now < self._paused_until:
+            return 0
+        async with self.sessions() as session, session.begin():
+            quiet = self.quiet is not None and self.quiet(now)
+            batch = await outbox.due(
                 session,
                 self.clock,
-                self.transport.channel,
+                self.channel,
                 limit=limit,
                 person_id=self.person_id,
-                urgent_only=quiet,
+                quiet=quiet,
             )
-        for notice in interleaved(batch):
-            await self.limiter.wait(notice.chat_ref)
-            await self._send(notice)
-        return len(batch)
+        tried = 0
+        held: set[str] = set()
+        for item in interleaved(batch):
+            if item.chat_ref in held:
+                continue
+            await self.limiter.wait(item.chat_ref)
+            async with self.sessions() as session, session.begin():
+                notice = await outbox.claim_one(session, self.clock, item.id, self.lease)
+                if notice is not None:
+                    self._claimed.add(notice.id)
+            if notice is None:
+                continue  # another sender took it, or it was deferred meanwhile
+            tried += 1
+            outcome = await self._send(notice)
+            self._claimed.discard(notice.id)
+            if outcome == WAIT:
+                held.add(notice.chat_ref)
+            elif outcome == RETRY:
+                break
+        return tried
 
-    async def _send(self, notice: outbox.Claimed) -> None:
-        locale = notice.locale or self.default_locale
+    async def _report_delays(self) -> None:
         try:
-            sent_ref = await self.transport.deliver(
-                notice.chat_ref, notice.reply, locale, notice.id
-            )
-        except DeliveryWaiting as waiting:
             async with self.sessions() as session, session.begin():
-                await outbox.park(session, notice.id, str(waiting))
-            return
-        except DeliveryRetry as retry:
-            async with self.sessions() as session, session.begin():
-                # Back off exponentially when the platform gave no hint.
-                seconds = retry.seconds or min(2**notice.attempts, 300)
-                await outbox.mark_retry(
-                    session, notice, self.clock.now() + timedelta(seconds=seconds), str(retry)
+                reports = await outbox.report_urgent_delays(
+                    session, self.clock, self.channel, self.urgent_delay
                 )
+        except Exception:  # telling the centre must not stop delivery
+            log.exception("%s: reporting late urgent notices failed", self.channel)
             return
-        except DeliveryBlocked as blocked:
+        for report in reports:
+            if report.told:
+                log.warning(
+                    "urgent notice %s (case %s) late on %s: %d centre dispatchers told on"
+                    " another channel",
+                    report.notice_id,
+                    report.case_number,
+                    self.channel,
+                    report.told,
+                )
+            else:
+                log.warning(
+                    "urgent notice %s (case %s) late on %s and no centre dispatcher is"
+                    " reachable on another channel (see `pingan outbox list`)",
+                    report.notice_id,
+                    report.case_number,
+                    self.channel,
+                )
+
+    async def _send(self, notice: outbox.Claimed) -> str:
+        """Send one claimed notice and record what happened. If the sender is cancelled
+        meanwhile, the call is given `stop_grace` seconds to finish, its outcome recorded,
+        and the cancellation goes on."""
+        progress = Progress(
+            start=notice.parts_sent,
+            resent=notice.resent,
+            on_part=lambda done, ref, last: self._record_part(notice.id, done, ref, last),
+        )
+        call = asyncio.ensure_future(self._call(notice, progress))  # awaited below
+        try:
+            await asyncio.wait({call})
+        except asyncio.CancelledError:
+            await _finish(self._stopping_during(notice, call), then_cancel=False)
+            raise
+        return await _finish(self._settle(notice, call), then_cancel=True)
+
+    async def _stopping_during(self, notice: outbox.Claimed, call: asyncio.Future[str]) -> None:
+        """Stopping with a call in flight: give it `stop_grace` seconds, then record its
+        outcome; a call still running then is cut off and in doubt."""
+        log.info(
+            "stopping: letting the send of notice %s finish (%ss at most)",
+            notice.id,
+            self.stop_grace,
+        )
+        await asyncio.wait({call}, timeout=self.stop_grace)
+        if call.done():
+            await self._settle(notice, call)
+        else:
+            call.cancel()
+            await asyncio.wait({call})
+            await self._in_doubt(notice, "sender stopped mid-send")
+        self._claimed.discard(notice.id)
+
+    async def _call(self, notice: outbox.Claimed, progress: Progress) -> str:
+        locale = notice.locale or self.default_locale
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self.call_budget) as budget:
+                on_part = progress.on_part
+
+                async def renewed(done: int, ref: str, last: bool) -> None:
+                    budget.reschedule(loop.time() + self.call_budget)
+                    if on_part is not None:
+                        await on_part(done, ref, last)
+
+                progress.on_part = renewed
+                return await self.transport.deliver(
+                    notice.chat_ref, notice.reply, locale, notice.id, progress
+                )
+        except TimeoutError as exc:
+            raise DeliveryTimedOut(f"no answer in {self.call_budget:g}s") from exc
+
+    async def _record_part(self, notice_id: int, done: int, ref: str, last: bool) -> None:
+        if last:
+            return  # mark_sent follows at once
+        async with self.sessions() as session, session.begin():
+            await outbox.record_parts(session, self.clock, notice_id, done, self.lease, ref)
+
+    async def _in_doubt(self, notice: outbox.Claimed, reason: str) -> None:
+        async with self.sessions() as session, session.begin():
+            resent = await outbox.mark_in_doubt(session, [notice.id], reason)
+        log.warning(
+            "notice %s in doubt (%s): %s",
+            notice.id,
+            reason,
+            "will be resent once, marked" if resent else "held as in_doubt",
+        )
+
+    async def _settle(self, notice: outbox.Claimed, call: asyncio.Future[str]) -> str:
+        """Record the outcome of a finished send call; returns SENT, WAIT, RETRY or OTHER."""
+        now = self.clock.now()
+        error = call.exception()
+        if error is None:
+            async with self.sessions() as session, session.begin():
+                await outbox.mark_sent(session, self.clock, notice.id, call.result())
+            self._failures_in_a_row = 0
+            self._paused_until = None
+            log.info("sent notice %s on %s", notice.id, self.channel)
+            return SENT
+        if isinstance(error, DeliveryWaiting):
+            async with self.sessions() as session, session.begin():
+                await outbox.park(session, notice.id, str(error), now)
+            log.info("notice %s waits for the person to write: %s", notice.id, error)
+            return OTHER
+        if isinstance(error, DeliveryRateLimited):
+            until = now + timedelta(seconds=max(error.seconds, 1))
+            async with self.sessions() as session, session.begin():
+                await outbox.wait(session, self.clock, notice, until, str(error))
+            log.info("notice %s: 429, waiting %ss (not a failed try)", notice.id, error.seconds)
+            return WAIT
+        if isinstance(error, DeliveryBlocked):
             async with self.sessions() as session, session.begin():
                 await outbox.mark_unreachable(session, self.clock, notice)
-            log.info("person %s blocked us on %s: %s", notice.person_id, notice.channel, blocked)
-            return
-        except DeliveryFailed as failed:
+            log.info("person %s blocked us on %s: %s", notice.person_id, notice.channel, error)
+            return OTHER
+        if isinstance(error, DeliveryFailed):
             async with self.sessions() as session, session.begin():
-                await outbox.mark_failed(session, notice.id, str(failed))
-            log.warning("notice %s refused: %s", notice.id, failed)
-            return
-        except Exception as exc:  # network down, platform 5xx: keep it and try again
-            log.warning("notice %s not sent: %r", notice.id, exc)
-            async with self.sessions() as session, session.begin():
-                seconds = min(2**notice.attempts, 300)
-                await outbox.mark_retry(
-                    session, notice, self.clock.now() + timedelta(seconds=seconds), repr(exc)
-                )
-            return
+                await outbox.mark_failed(session, self.clock, notice.id, str(error))
+            log.warning("notice %s refused for good: %s", notice.id, outbox.scrub(str(error)))
+            return OTHER
+        if isinstance(error, DeliveryTimedOut):
+            await self._in_doubt(notice, str(error))
+            return RETRY
+        # DeliveryRetry, or anything a transport did not classify (network down, 5xx).
+        reason = str(error) if isinstance(error, DeliveryRetry) else type(error).__name__
         async with self.sessions() as session, session.begin():
-            await outbox.mark_sent(session, self.clock, notice.id, sent_ref)
+            kept = await outbox.mark_retry(
+                session,
+                self.clock,
+                notice,
+                reason,
+                horizon=self.retry_horizon,
+                cap=self.backoff_cap,
+            )
+        if kept:
+            log.warning(
+                "notice %s: try %d failed, next in %ss: %s",
+                notice.id,
+                notice.attempts + 1,
+                outbox.backoff(notice.attempts + 1, self.backoff_cap).total_seconds(),
+                outbox.scrub(reason),
+            )
+        else:
+            log.error(
+                "notice %s: gave up after %d tries (horizon %s): %s",
+                notice.id,
+                notice.attempts + 1,
+                self.retry_horizon,
+                outbox.scrub(reason),
+            )
+        self._failures_in_a_row += 1
+        pause = min(outbox.backoff(self._failures_in_a_row), CHANNEL_PAUSE_CAP)
+        self._paused_until = now + pause
+        return RETRY

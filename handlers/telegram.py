@@ -14,6 +14,7 @@ from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.exceptions import (
+    TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -35,7 +36,13 @@ from aiogram.types import (
 from dialogs.base import Answer
 from dispatch.messages import Inbound, Location, Reply
 from dispatch.payloads import Nav, parse
-from handlers.sender import DeliveryBlocked, DeliveryFailed, DeliveryRetry
+from handlers.sender import (
+    DeliveryBlocked,
+    DeliveryFailed,
+    DeliveryRateLimited,
+    DeliveryRetry,
+    Progress,
+)
 from locales import text as render
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 MAX_TEXT = 4096
 MAX_CALLBACK = 64
+# Characters kept free in each part of a notice for the "sent again" marker.
+MARKER_ROOM = 200
 
 Handle = Callable[[Inbound], Awaitable[Answer]]
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
@@ -153,28 +162,68 @@ async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, locale: str) ->
 
 
 class TelegramTransport:
-    """Outbox delivery over the Bot API."""
+    """Outbox delivery over the Bot API, part by part (images, then the text's pieces), so
+    that a retry resumes where the last try stopped."""
 
     channel = CHANNEL
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def deliver(self, chat_ref: str, reply: Reply, locale: str, notice_id: int = 0) -> str:
+    async def deliver(
+        self,
+        chat_ref: str,
+        reply: Reply,
+        locale: str,
+        notice_id: int = 0,
+        progress: Progress | None = None,
+    ) -> str:
+        """Outcomes: sent (the last part's message id, "" if every part was sent before);
+        429: DeliveryRateLimited (a wait); blocked (403): DeliveryBlocked; a request
+        Telegram refuses (400): DeliveryFailed; network trouble or 5xx: DeliveryRetry."""
+        progress = progress or Progress()
+        chat_id = int(chat_ref)
+        pictures = [item for item in reply.media if item.startswith("png:")]
+        # Room is kept for the "sent again" marker, so that the parts come out the same on
+        # every try, marked or not.
+        texts = split_text(render(reply.text_key, locale, reply.params), MAX_TEXT - MARKER_ROOM)
+        total = len(pictures) + len(texts)
+        marker = render("outbox.resent", locale) if progress.resent else None
+        ref = ""
         try:
-            message = await send_reply(self.bot, int(chat_ref), reply, locale)
+            for index in range(progress.start, total):
+                if index < len(pictures):
+                    data = base64.b64decode(pictures[index][4:])
+                    picture = BufferedInputFile(data, filename="daily-chart.png")
+                    message = await self.bot.send_photo(chat_id, picture)
+                else:
+                    text = texts[index - len(pictures)]
+                    if marker is not None:
+                        text, marker = f"{marker}\n{text}", None
+                    markup = render_markup(reply, locale) if index == total - 1 else None
+                    message = await self.bot.send_message(chat_id, text, reply_markup=markup)
+                ref = str(message.message_id)
+                await progress.sent(index, ref, last=index == total - 1)
         except TelegramRetryAfter as exc:
-            raise DeliveryRetry(exc.retry_after, f"429 retry after {exc.retry_after}") from exc
+            raise DeliveryRateLimited(
+                exc.retry_after, f"429 retry after {exc.retry_after}"
+            ) from exc
         except TelegramForbiddenError as exc:
             raise DeliveryBlocked(exc.message) from exc
         except TelegramBadRequest as exc:
-            raise DeliveryFailed(exc.message) from exc
-        except (TelegramNetworkError, TelegramServerError) as exc:
-            raise DeliveryRetry(0, str(exc)) from exc
-        return str(message.message_id)
+            raise DeliveryFailed(f"400 {exc.message}") from exc
+        except TelegramServerError as exc:
+            raise DeliveryRetry(0, f"5xx {exc.message}") from exc
+        except TelegramNetworkError as exc:
+            raise DeliveryRetry(0, f"network: {exc.message}") from exc
+        except TelegramAPIError as exc:
+            # Anything else Telegram answers (401 a revoked token, 409, 404): the notice is
+            # fine, the bot is not; keep it and try again until the horizon.
+            raise DeliveryRetry(0, f"telegram {type(exc).__name__}: {exc.message}") from exc
+        return ref
 
 
-SendLater = Callable[[Answer, list[Reply], str], Awaitable[None]]
+SendLater = Callable[[Answer, str, list[Reply], str], Awaitable[None]]
 
 
 class RedeliverUpdate(Exception):
@@ -182,7 +231,7 @@ class RedeliverUpdate(Exception):
     again: nothing was committed (the database was unavailable)."""
 
 
-async def _no_queue(answer: Answer, replies: list[Reply], key: str) -> None:
+async def _no_queue(answer: Answer, chat_ref: str, replies: list[Reply], key: str) -> None:
     log.warning("%d replies to person %s not sent and not queued", len(replies), answer.person_id)
 
 
@@ -258,7 +307,7 @@ def setup(
                 log.error("Telegram refused a reply (%s): %s", reply.text_key, exc.message)
                 continue
             if rest is not None:
-                await send_later(result, [rest, *replies[i + 1 :]], key)
+                await send_later(result, str(chat_id), [rest, *replies[i + 1 :]], key)
                 break
         on_handled()
 

@@ -16,8 +16,20 @@ import aiohttp
 
 from dispatch import outbox
 from dispatch.messages import Reply
-from handlers.sender import DeliveryBlocked, DeliveryFailed, DeliveryRetry, DeliveryWaiting
-from handlers.wechat_api import TOKEN_REJECTED, WeChatAPI, WeChatAPIError
+from handlers.sender import (
+    DeliveryBlocked,
+    DeliveryFailed,
+    DeliveryRetry,
+    DeliveryWaiting,
+    Progress,
+)
+from handlers.wechat_api import (
+    MAX_TEXT_BYTES,
+    TOKEN_REJECTED,
+    WeChatAPI,
+    WeChatAPIError,
+    split_utf8,
+)
 from locales import text as render
 
 log = logging.getLogger(__name__)
@@ -34,6 +46,8 @@ TRANSIENT = frozenset({-1, 45009} | TOKEN_REJECTED)
 # before trying again (see DeliveryWaiting).
 WAITING_RETRY_SECONDS = 1800
 TEMPLATE_TITLE_CHARS = 64
+# Bytes kept free in each text part of a notice for the "sent again" marker.
+MARKER_ROOM_BYTES = 300
 TEMPLATE_REMARK_CHARS = 100
 
 
@@ -74,32 +88,58 @@ class WeChatTransport:
         # 48-hour window (e.g. {"offer": "...", "accepted": "..."}).
         self.templates = templates or {}
 
-    async def deliver(self, chat_ref: str, reply: Reply, locale: str, notice_id: int = 0) -> str:
-        """Send the images, then the text; return a reference to what was sent.
+    async def deliver(
+        self,
+        chat_ref: str,
+        reply: Reply,
+        locale: str,
+        notice_id: int = 0,
+        progress: Progress | None = None,
+    ) -> str:
+        """Send the images, then the text's pieces (WeChat takes 2048 bytes a message),
+        each a part: a retry resumes at `progress.start`. Returns a reference to what was
+        sent.
 
         Outcomes: sent as customer-service messages ("cs:<notice id>"); outside the
         window, sent as a template message ("tpl:<msgid>") or DeliveryWaiting; the person
         unfollowed or blacklisted us: DeliveryBlocked; network trouble, WeChat busy or
         quota reached: DeliveryRetry; anything else WeChat refuses: DeliveryFailed.
         """
+        progress = progress or Progress()
         text, _ = numbered_choices(reply, locale)
+        images = [item for item in reply.media if item.startswith("png:")]
+        for item in reply.media:
+            if not item.startswith("png:"):
+                log.warning("notice %s: media %r not supported", notice_id, item[:16])
+        # Room is kept for the "sent again" marker, so that the parts come out the same on
+        # every try, marked or not.
+        texts = split_utf8(text, MAX_TEXT_BYTES - MARKER_ROOM_BYTES) or ["…"]
+        total = len(images) + len(texts)
+        marker = render("outbox.resent", locale) if progress.resent else None
         try:
             try:
-                for item in reply.media:
-                    if not item.startswith("png:"):
-                        log.warning("notice %s: media %r not supported", notice_id, item[:16])
-                        continue
-                    media_id = await self.api.upload_image(base64.b64decode(item[4:]))
-                    await self.api.send_image(chat_ref, media_id)
-                await self.api.send_text(chat_ref, text)
+                for index in range(progress.start, total):
+                    if index < len(images):
+                        media_id = await self.api.upload_image(base64.b64decode(images[index][4:]))
+                        await self.api.send_image(chat_ref, media_id)
+                    else:
+                        part = texts[index - len(images)]
+                        if marker is not None:
+                            part, marker = f"{marker}\n{part}", None
+                        await self.api.send_text(chat_ref, part)
+                    await progress.sent(index, f"cs:{notice_id}", last=index == total - 1)
             except WeChatAPIError as exc:
                 if exc.errcode not in OUTSIDE_WINDOW:
                     raise
+                if progress.done > 0:
+                    # Part of it got through before the window closed: the rest waits
+                    # for the person (a template would repeat what they already have).
+                    raise DeliveryWaiting(WAITING_RETRY_SECONDS, f"wechat {exc}") from exc
                 return await self._outside_window(chat_ref, text, notice_id, exc)
         except WeChatAPIError as exc:
             raise _translate(exc) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DeliveryRetry(0, f"wechat unreachable: {exc!r}") from exc
+            raise DeliveryRetry(0, f"wechat unreachable: {type(exc).__name__}") from exc
         return f"cs:{notice_id}"
 
     async def _outside_window(

@@ -273,16 +273,33 @@ class OutboxMessage(Base):
     # Urgent notices (major-risk alerts) go out during quiet hours; the rest wait for morning.
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # pending → sending → sent, or failed
+    # pending → sending → sent; or failed, waiting (WeChat's window), in_doubt (see
+    # dispatch/outbox.py: a send left in flight twice by a dead sender)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     created_at: Mapped[datetime]
-    not_before: Mapped[datetime]
+    # NULL: due at once (a fresh notice, whatever the domain clock read when it was written);
+    # otherwise not before this time of the sender's clock (a retry's backoff, a 429's wait).
+    not_before: Mapped[datetime | None]
+    # Tries that failed in a way that counts (network, 5xx); a 429 is a wait and does not.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     channel: Mapped[str | None] = mapped_column(String(16))
     chat_ref: Mapped[str | None] = mapped_column(String(64))
     sent_ref: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(300))
+    # While status is "sending": the sender holds the notice until then (claimed just before
+    # its send call); past it, the call is taken to have died in flight.
+    lease_until: Mapped[datetime | None]
+    # Parts (images, pieces of a long text) already delivered: a retry resumes after them.
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The first try that did not deliver: the retry horizon and an urgent notice's delay
+    # count from it.
+    first_failed_at: Mapped[datetime | None]
+    # How many times a send of this notice was left in doubt (in flight when a sender died).
+    doubts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # An urgent notice delayed past the threshold: how many of its case's centre dispatchers
+    # were told on another channel (0: nobody reachable there); NULL: not reported.
+    delay_told: Mapped[int | None] = mapped_column(Integer)
 
 
 class PointsEntry(Base):

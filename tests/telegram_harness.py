@@ -91,7 +91,10 @@ async def replies_sent(services: Services, sender: OutboxSender) -> None:
             or_(
                 OutboxMessage.status == "sending",
                 (OutboxMessage.status == "pending")
-                & (OutboxMessage.not_before <= services.clock.now()),
+                & (
+                    OutboxMessage.not_before.is_(None)  # due at once
+                    | (OutboxMessage.not_before <= services.clock.now())
+                ),
             ),
         )
     )

@@ -23,7 +23,14 @@ class Inbox:
     got: dict[str, list[tuple[str, Reply, str]]] = field(default_factory=dict)
     count: int = 0
 
-    async def deliver(self, chat_ref: str, reply: Reply, locale: str, notice_id: int = 0) -> str:
+    async def deliver(
+        self,
+        chat_ref: str,
+        reply: Reply,
+        locale: str,
+        notice_id: int = 0,
+        progress: object = None,
+    ) -> str:
         self.count += 1
         ref = f"n{self.count}"
         self.got.setdefault(chat_ref, []).append(

@@ -216,16 +216,11 @@ async def test_a_message_the_database_could_not_take_is_refused_and_redelivered_
         assert await count(services, Case) == 1
 
 
-# The sender holds every non-urgent row in quiet hours until branch i8-delivery (replies
-# never held) is merged: remove this mark then. Strict, so it cannot stay by mistake.
-UNTIL_DELIVERY_MERGED = pytest.mark.xfail(strict=True, reason="needs i8-delivery's sender")
-
-
 @pytest.mark.parametrize(
     "local_time",
     [
-        pytest.param(time(23, 0), marks=UNTIL_DELIVERY_MERGED),
-        pytest.param(time(3, 0), marks=UNTIL_DELIVERY_MERGED),
+        time(23, 0),
+        time(3, 0),
         time(15, 0),
     ],
     ids=str,

@@ -158,16 +158,11 @@ async def test_from_a_scanned_poster_to_a_closed_case_in_wechat(
         assert case is not None and case.status == "resolved" and case.phone == "13912345678"
 
 
-# The sender holds every non-urgent row in quiet hours until branch i8-delivery (replies
-# never held) is merged: remove this mark then. Strict, so it cannot stay by mistake.
-UNTIL_DELIVERY_MERGED = pytest.mark.xfail(strict=True, reason="needs i8-delivery's sender")
-
-
 @pytest.mark.parametrize(
     "local_time",
     [
-        pytest.param(time(23, 0), marks=UNTIL_DELIVERY_MERGED),
-        pytest.param(time(3, 0), marks=UNTIL_DELIVERY_MERGED),
+        time(23, 0),
+        time(3, 0),
         time(15, 0),
     ],
     ids=str,

@@ -215,6 +215,7 @@ class _FailRule:
     chat_id: int | None
     error: ApiError
     remaining: int
+    skip: int = 0  # matching calls let through before the failures start
 
 
 @dataclass(slots=True)
@@ -347,6 +348,9 @@ class FakeTelegramAPI:
         self._waiters_any: list[_Waiter] = []
         self._waiters_by_chat: dict[int, list[_Waiter]] = {}
         self._fail_rules: dict[str, list[_FailRule]] = {}
+        self._down: tuple[int | None] | None = None
+        #: Seconds every sending call takes before it is answered (0: at once).
+        self.response_delay: float = 0.0
 
         self._updates: deque[JsonDict] = deque()
         self._update_ids = itertools.count(1)
@@ -608,8 +612,10 @@ class FakeTelegramAPI:
         description: str | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        skip: int = 0,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` (to ``chat_id``, if given) fail."""
+        """Make the next ``times`` calls of ``method`` (to ``chat_id``, if given) fail,
+        after letting ``skip`` of them through (``skip=1``: the second part of a notice)."""
         if error_code == 429 and retry_after is None:
             retry_after = 1
         if description is None:
@@ -618,8 +624,20 @@ class FakeTelegramAPI:
             else:
                 description = _DEFAULT_DESCRIPTIONS.get(error_code, f"Error {error_code}")
         name = self._methods.get(method.lower(), (method, None))[0]
-        rule = _FailRule(chat_id, ApiError(error_code, description, retry_after), times)
+        rule = _FailRule(chat_id, ApiError(error_code, description, retry_after), times, skip)
         self._fail_rules.setdefault(name, []).append(rule)
+
+    def go_down(self, error_code: int | None = 502) -> None:
+        """An outage until ``come_back()``: every call answers ``error_code`` (a 5xx), or
+        with ``None`` the connection is dropped without an answer (a network error)."""
+        self._down = (error_code,)
+
+    def come_back(self) -> None:
+        self._down = None
+
+    @property
+    def down(self) -> bool:
+        return self._down is not None
 
     # ------------------------------------------------------------------ update builders
 
@@ -839,6 +857,19 @@ class FakeTelegramAPI:
         name = entry[0] if entry else method_name
         params, files = await self._read_params(request)
         call = ApiCall(name, params, at, files=files)
+        if self.response_delay and name in SENT_METHODS:
+            # A slow server: the call is in flight this long (a test stops the bot meanwhile).
+            await asyncio.sleep(self.response_delay)
+        if self._down is not None:
+            code = self._down[0]
+            if code is None:
+                assert request.transport is not None
+                request.transport.close()  # the client sees the connection drop
+                return web.Response(status=503)
+            description = _DEFAULT_DESCRIPTIONS.get(code, f"Error {code}")
+            call.failed, call.error_code, call.description = True, code, description
+            self._record(call)
+            return web.json_response(ApiError(code, description).payload(), status=code)
         try:
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
@@ -873,6 +904,9 @@ class FakeTelegramAPI:
             return
         for rule in rules:
             if rule.chat_id is None or rule.chat_id == call.chat_id:
+                if rule.skip > 0:
+                    rule.skip -= 1
+                    return
                 rule.remaining -= 1
                 if rule.remaining <= 0:
                     rules.remove(rule)

@@ -223,6 +223,7 @@ class _FailRule:
     openid: str | None
     status: int
     remaining: int
+    skip: int = 0  # matching calls let through before the failures start
 
 
 @dataclass(slots=True)
@@ -416,14 +417,16 @@ class FakeWeChatAPI:
         *,
         openid: str | None = None,
         status: int = 200,
+        skip: int = 0,
     ) -> None:
         """Make the next ``times`` calls to ``path`` (to ``openid``, if given) answer
         ``{"errcode": errcode, "errmsg": errmsg}`` (WeChat's own errmsg by default).
 
         Injected failures come before the token check.  ``status`` other than 200 answers
         with that HTTP status instead (a gateway error; WeChat itself always says 200).
+        ``skip`` lets that many matching calls through first (the second part fails).
         """
-        rule = _FailRule(errcode, errmsg, openid, status, times)
+        rule = _FailRule(errcode, errmsg, openid, status, times, skip)
         self._fail_rules.setdefault(path, []).append(rule)
 
     def clear(self) -> None:
@@ -566,6 +569,9 @@ class FakeWeChatAPI:
             return
         for rule in rules:
             if rule.openid is None or rule.openid == call.openid:
+                if rule.skip > 0:
+                    rule.skip -= 1
+                    return
                 rule.remaining -= 1
                 if rule.remaining <= 0:
                     rules.remove(rule)
