@@ -162,8 +162,9 @@ async def _chase_queue(ctx: Ctx, case: Case, now: datetime) -> str | None:
     ):
         return None
     holders = await cases.offer_to_queue_centre(ctx, case)
-    since = as_utc(case.sla_started_at or now)
-    days = max(1, round((now - since) / timedelta(days=1)))
+    # Days in the queue as people count them: calendar days since the day it entered.
+    since = as_utc(case.sla_started_at or now).astimezone(ctx.zone).date()
+    days = max(1, (now.astimezone(ctx.zone).date() - since).days)
     workflow.record(session, clock, case, "remind", None, {"stage": sla_clocks.QUEUE, "days": days})
     centre = await session.get(Unit, case.unit_code) if case.unit_code else None
     await ctx.publish(QueueChased(case, centre, holders, days, now))

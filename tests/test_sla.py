@@ -14,8 +14,8 @@ from dispatch.clock import FrozenClock
 from dispatch.jobs import JobContext, run_job
 from dispatch.policy import Policy
 from handlers.sender import OutboxSender, RateLimiter
-from storage.database import session_factory
 from locales import text as render
+from storage.database import session_factory
 from storage.models import Case, CaseEvent, OutboxMessage, PointsEntry
 from tests.conftest import (
     GRID,
