@@ -355,10 +355,15 @@ async def pick_up_waiting(ctx: Ctx, person: Person, limit: int = 50) -> list[Cas
     target = Target(unit, person, as_dispatcher=person.role == "dispatcher")
     offers = []
     for case in waiting:
-        if could_take(person, unit, region, case):
-            offer = await offer_next(ctx, case, target=target)
-            if offer is not None:
-                offers.append(offer)
+        if not could_take(person, unit, region, case):
+            continue
+        # Claimed first (compare-and-set): when the sweep's chase moved it since it was read,
+        # it is skipped rather than failing the binding.
+        if not await workflow.claim(session, ctx.clock, case):
+            continue
+        offer = await offer_next(ctx, case, target=target)
+        if offer is not None:
+            offers.append(offer)
     return offers
 
 

@@ -84,8 +84,9 @@ async def sweep(sessions: Sessions, domain: Domain, *, limit: int = BATCH) -> Ta
 
 
 async def _take_step(ctx: Ctx, case: Case, now: datetime) -> str | None:
-    """The SLA step that is due: remind, hand over, overdue, escalate or check progress;
-    returns its name for the tally, or None when nothing was due or another took it."""
+    """The SLA step that is due: remind, hand over, overdue, escalate or check progress, or
+    the daily chase of a queued case; returns its name for the tally, or None when nothing
+    was due or another took it."""
     session, clock, zone, policy = ctx.session, ctx.clock, ctx.zone, ctx.policy
     if case.sla_stage == sla_clocks.QUEUE:
         return await _chase_queue(ctx, case, now)
