@@ -468,12 +468,22 @@ async def _submit(turn: Turn, data: dict[str, Any]) -> None:
     if case.status == "resolved":
         turn.say("report.receipt_on_spot", number=case.number)
     else:
+        # The receipt names who the case went to: a mediator's unit, a centre, or a queue.
+        went = await cases.placement(turn.session, case)
+        unit = went.unit.name if went.unit is not None else t("sla.no_centre")
         turn.say(
             "report.receipt",
             number=case.number,
             risk=t(f"risk.{case.risk}"),
-            next=t("report.next_assigned" if case.status == "assigned" else "report.next_triage"),
+            next=t(_NEXT[went.kind], unit=unit),
         )
+
+
+_NEXT = {
+    "mediator": "report.next_mediator",
+    "centre": "report.next_centre",
+    "queue": "report.next_queue",
+}
 
 
 CITIZEN_REPORT = Dialog.of(

@@ -18,9 +18,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch import points, sla_clocks, workflow
 from dispatch.clock import Clock, as_utc
 from dispatch.context import Ctx
-from dispatch.events import Accepted, Closed, MajorRisk, Offered, Paused, Reopened
+from dispatch.events import (
+    Accepted,
+    Closed,
+    Escalated,
+    MajorRisk,
+    Moved,
+    Offered,
+    Paused,
+    Queued,
+    Reopened,
+)
 from dispatch.org import ancestors, may_read
-from dispatch.routing import Target, centre_target, choose_target
+from dispatch.recipients import open_offer_holders
+from dispatch.routing import (
+    Target,
+    centre_target,
+    choose_target,
+    could_take,
+    fallback_centre,
+    top_centre,
+)
 from dispatch.vocab import LEVELS, RISKS
 from dispatch.workflow import TransitionRefused
 from storage.models import Case, CaseEvent, CaseMedia, CaseOffer, CaseRead, Person, Region, Unit
@@ -79,8 +97,10 @@ async def file_report(ctx: Ctx, reporter: Person, draft: ReportDraft, channel: s
 
     Outcomes:
     - resolved on the spot (grid worker / department staff) → status `resolved` at once;
-    - otherwise → routed and offered to a mediator (`assigned`), or to a centre dispatcher,
-      or left `reported` when the organisation has nobody to take it.
+    - otherwise → routed and offered to a mediator (`assigned`); with no mediator to take
+      it, an `unroutable` event and an offer to the nearest centre with a dispatcher; with
+      nobody at all, `reported` in the top centre's queue, chased daily (offer_next()).
+    placement() tells the receipt which of these happened.
     A major-risk case that is not resolved on the spot is published as MajorRisk first.
     """
     session, clock, zone = ctx.session, ctx.clock, ctx.zone
@@ -154,18 +174,25 @@ async def file_report(ctx: Ctx, reporter: Person, draft: ReportDraft, channel: s
 
 
 async def offer_next(
-    ctx: Ctx, case: Case, *, above_level: str | None = None, target: Target | None = None
+    ctx: Ctx,
+    case: Case,
+    *,
+    above_level: str | None = None,
+    target: Target | None = None,
+    from_region: Region | None = None,
 ) -> CaseOffer | None:
     """Offer the case to `target`, or else to the next person routing names, skipping
     everyone already asked.
 
     Outcomes:
     - someone found → an open offer, an `offer` event (`reoffer` when the case was already
-      `assigned`), status `assigned`, the accept clock started; Offered is published;
-    - nobody left, case not `reported` → an `unroutable` event, status `reported`, the
-      clock stopped; returns None;
-    - nobody left, case already `reported` → nothing is recorded and nothing changes;
-      returns None.
+      `assigned`), status `assigned`, the accept clock started (from the end of quiet hours
+      when the notice waits for them); Offered is published;
+    - a fresh routing (a new report: no `target`, no `above_level`) that finds no mediator
+      → an `unroutable` event first, then the offer to the nearest centre with a dispatcher
+      at any level (routing.fallback_centre);
+    - nobody left → the case waits in the top centre's queue (enter_queue, `from_region`
+      being where it was last offered); returns None.
     """
     session, clock = ctx.session, ctx.clock
     tried = set(
@@ -173,12 +200,18 @@ async def offer_next(
             await session.scalars(select(CaseOffer.person_id).where(CaseOffer.case_id == case.id))
         ).all()
     )
+    fresh = target is None and above_level is None
     if target is None:
         target = await choose_target(session, case, exclude=tried, above_level=above_level)
+    if fresh and target is None:
+        target = await fallback_centre(session, case, exclude=tried)
     if target is None:
-        if case.status != "reported":
-            await workflow.apply(session, clock, case, "unroutable", None, {}, **sla_clocks.stop())
+        await enter_queue(ctx, case, from_region)
         return None
+    if fresh and target.as_dispatcher:
+        await workflow.apply(
+            session, clock, case, "unroutable", None, {"to": target.unit.code, "queue": False}
+        )
     now = clock.now()
     offer = CaseOffer(
         case_id=case.id,
@@ -203,10 +236,221 @@ async def offer_next(
             "as_dispatcher": target.as_dispatcher,
         },
         unit_code=target.unit.code,
-        **sla_clocks.start(case, "accept", now, ctx.policy, ctx.zone),
+        **sla_clocks.start(case, sla_clocks.ACCEPT, now, ctx.policy, ctx.zone),
     )
     await ctx.publish(Offered(case, offer, target))
     return offer
+
+
+async def enter_queue(ctx: Ctx, case: Case, from_region: Region | None = None) -> Unit | None:
+    """Nobody is left to take the case: it waits in the top centre's queue.
+
+    An `unroutable` event, status `reported`, the case's unit the queue's centre, any open
+    offer withdrawn, and the "queue" clock: no deadline, a chase every day (the sweep offers
+    it to that centre's dispatchers and reminds its leaders) until someone takes it.
+    Queued is published (the leaders of `from_region` and of the queue's level are told).
+    Returns the centre (None when the organisation has no centre: the chase still runs).
+    """
+    session, clock = ctx.session, ctx.clock
+    now = clock.now()
+    centre = await top_centre(session, case)
+    await workflow.apply(
+        session,
+        clock,
+        case,
+        "unroutable",
+        None,
+        {
+            "to": centre.code if centre else None,
+            "queue": True,
+            "from": from_region.code if from_region else None,
+        },
+        assignee_id=None,
+        unit_code=centre.code if centre else None,
+        **sla_clocks.queued(now, ctx.policy, ctx.zone),
+    )
+    await _decide_offers(session, _open_offers_of(case), "withdrawn", now)
+    await ctx.publish(Queued(case, centre, from_region))
+    return centre
+
+
+async def offer_to_queue_centre(ctx: Ctx, case: Case) -> list[tuple[CaseOffer, Person]]:
+    """The daily chase of a queued case: every dispatcher of the queue's centre holds an
+    open offer for it (new ones where they have none), with no deadline (the case stays in
+    the "queue" stage); a `reported` case becomes `assigned` with an `offer` event.
+    Returns the holders; none when the centre has no dispatcher."""
+    session, clock = ctx.session, ctx.clock
+    holders = await open_offer_holders(session, case)
+    if case.unit_code is None:
+        return holders
+    holding = {person.id for _, person in holders}
+    dispatchers = (
+        await session.scalars(
+            select(Person)
+            .where(Person.unit_code == case.unit_code, Person.role == "dispatcher")
+            .order_by(Person.id)
+        )
+    ).all()
+    now = clock.now()
+    made: list[tuple[CaseOffer, Person]] = []
+    for person in dispatchers:
+        if person.id in holding:
+            continue
+        offer = CaseOffer(
+            case_id=case.id,
+            person_id=person.id,
+            unit_code=case.unit_code,
+            state="open",
+            offered_at=now,
+        )
+        session.add(offer)
+        made.append((offer, person))
+    if made:
+        await session.flush()
+        if case.status == "reported":
+            await workflow.apply(
+                session,
+                clock,
+                case,
+                "offer",
+                None,
+                {"offer_ids": [o.id for o, _ in made], "unit": case.unit_code, "queue": True},
+            )
+        else:
+            workflow.record(
+                session,
+                clock,
+                case,
+                "reoffer",
+                None,
+                {"offer_ids": [o.id for o, _ in made], "unit": case.unit_code, "queue": True},
+            )
+    return holders + made
+
+
+async def pick_up_waiting(ctx: Ctx, person: Person, limit: int = 50) -> list[CaseOffer]:
+    """Someone who can take cases has just bound: offer them the cases waiting in a queue
+    with nobody to offer them to (`reported`, "queue" stage) that routing would give them
+    (routing.could_take: their unit's region subtree, the category, the level), oldest
+    first, at most `limit`. Each offer is as by offer_next() with them as the target."""
+    session = ctx.session
+    if person.role not in ("mediator", "dispatcher") or person.unit_code is None:
+        return []
+    unit = await session.get(Unit, person.unit_code)
+    region = await session.get(Region, unit.region_code) if unit else None
+    if unit is None or region is None:
+        return []
+    waiting = (
+        await session.scalars(
+            select(Case)
+            .where(
+                Case.status == "reported",
+                Case.sla_stage == sla_clocks.QUEUE,
+                Case.region_path.startswith(region.path),
+            )
+            .order_by(Case.created_at, Case.id)
+            .limit(limit)
+        )
+    ).all()
+    target = Target(unit, person, as_dispatcher=person.role == "dispatcher")
+    offers = []
+    for case in waiting:
+        if not could_take(person, unit, region, case):
+            continue
+        # Claimed first (compare-and-set): when the sweep's chase moved it since it was read,
+        # it is skipped rather than failing the binding.
+        if not await workflow.claim(session, ctx.clock, case):
+            continue
+        offer = await offer_next(ctx, case, target=target)
+        if offer is not None:
+            offers.append(offer)
+    return offers
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a case is: offered to a mediator ("mediator") or to a centre's dispatcher
+    ("centre") of `unit`, or waiting in `unit`'s queue ("queue"; `unit` None when there is
+    no centre at all)."""
+
+    kind: str
+    unit: Unit | None
+
+
+async def placement(session: AsyncSession, case: Case) -> Placement:
+    """Who the case went to, for the reporter's receipt."""
+    unit = await session.get(Unit, case.unit_code) if case.unit_code else None
+    if case.sla_stage == sla_clocks.QUEUE or unit is None:
+        return Placement("queue", unit)
+    holders = await open_offer_holders(session, case)
+    if holders and all(person.role == "dispatcher" for _, person in holders):
+        return Placement("centre", unit)
+    return Placement("mediator", unit)
+
+
+async def hand_over(
+    ctx: Ctx, case: Case, lapsed: CaseOffer | None, from_dispatcher: bool, key: str
+) -> Moved:
+    """An offer was not accepted in time (its holders' offers already expired): the case
+    goes on, and what happened is returned for the holders' notices.
+
+    Outcomes:
+    - someone else at the same level → "passed" (a mediator) or "centre" (that level's
+      centre dispatcher), as a `reoffer`;
+    - the next person is a level up (a centre lets its offer lapse, or its level has
+      nobody left) → "escalated" (督办): an `escalate` event (reason offer_timeout), the
+      offer there, Escalated published (reason "unaccepted": both levels' leaders told);
+    - nobody left anywhere → "queued": the top centre's queue (enter_queue);
+    - no lapsed offer (an accept clock with none open) → routed afresh as a new report.
+    """
+    session, clock = ctx.session, ctx.clock
+    if lapsed is None:
+        offer = await offer_next(ctx, case)
+        return await _moved(session, case, offer)
+    unit = await session.get_one(Unit, lapsed.unit_code)
+    region = await session.get_one(Region, unit.region_code)
+    if from_dispatcher:
+        # A centre letting it lapse means nobody at this level took it: the next level.
+        above = region.level
+    else:
+        # The next person at this level or above (a case escalated to the township does
+        # not fall back to the village when a township mediator lets it go).
+        above = LEVELS[min(LEVELS.index(region.level) + 1, len(LEVELS) - 1)]
+    tried = set(
+        (
+            await session.scalars(select(CaseOffer.person_id).where(CaseOffer.case_id == case.id))
+        ).all()
+    )
+    target = await choose_target(session, case, exclude=tried, above_level=above)
+    if target is None:
+        centre = await enter_queue(ctx, case, region)
+        queue_region = await session.get(Region, centre.region_code) if centre else None
+        return Moved("queued", centre, queue_region)
+    to_region = await session.get_one(Region, target.unit.region_code)
+    if LEVELS.index(to_region.level) >= LEVELS.index(region.level):
+        await offer_next(ctx, case, target=target)
+        return Moved("centre" if target.as_dispatcher else "passed", target.unit, to_region)
+    await workflow.apply(
+        session,
+        clock,
+        case,
+        "escalate",
+        None,
+        {"reason": "offer_timeout", "from_level": region.level, "to": to_region.code},
+        assignee_id=None,
+        **sla_clocks.stop(),
+    )
+    await offer_next(ctx, case, target=target)
+    await ctx.publish(Escalated(case, region, to_region, key, reason="unaccepted"))
+    return Moved("escalated", target.unit, to_region)
+
+
+async def _moved(session: AsyncSession, case: Case, offer: CaseOffer | None) -> Moved:
+    unit = await session.get(Unit, case.unit_code) if case.unit_code else None
+    region = await session.get(Region, unit.region_code) if unit else None
+    if offer is None:
+        return Moved("queued", unit, region)
+    return Moved("centre" if unit is not None and unit.kind == "center" else "passed", unit, region)
 
 
 async def _open_offer(
@@ -251,7 +495,10 @@ async def accept(ctx: Ctx, person: Person, offer_id: int) -> Case:
     session, clock = ctx.session, ctx.clock
     offer, case = await _open_offer(session, person, offer_id)
     now = clock.now()
-    on_time = case.due_at is None or now <= as_utc(case.due_at)
+    # Taking a case from a queue it waited in is not "accepted in time".
+    on_time = case.sla_stage != sla_clocks.QUEUE and (
+        case.due_at is None or now <= as_utc(case.due_at)
+    )
     await workflow.apply(
         session,
         clock,
@@ -284,7 +531,8 @@ async def decline(ctx: Ctx, person: Person, offer_id: int, reason: str) -> CaseO
     """The offered person hands the case back with a reason; it goes to the next person.
 
     Outcomes: the next offer (a mediator, else the centre's dispatcher, else a level up),
-    or None when nobody is left (the case waits as `reported`); TransitionRefused as in
+    or None when someone else still holds an open offer for it (a queue's other
+    dispatchers) or nobody is left (it waits in the top centre's queue); TransitionRefused as in
     accept() when the offer is not theirs or no longer open, ("case.wrong_state") when the
     case is no longer `assigned`.
     """
@@ -299,6 +547,8 @@ async def decline(ctx: Ctx, person: Person, offer_id: int, reason: str) -> CaseO
         session, clock, case, "decline", person, {"offer_id": offer.id, "reason": reason[:500]}
     )
     await session.flush()
+    if await open_offer_holders(session, case):
+        return None
     return await pass_on(ctx, case, offer, person.role == "dispatcher")
 
 
@@ -311,11 +561,11 @@ async def pass_on(
     region = await ctx.session.get_one(Region, unit.region_code)
     if from_dispatcher:
         # A centre handing a case back means 事权不在本级: the next level decides.
-        return await offer_next(ctx, case, above_level=region.level)
+        return await offer_next(ctx, case, above_level=region.level, from_region=region)
     # Otherwise the next person at this level (or above): a case escalated to the township
     # does not fall back to the village when a township mediator lets it go.
     below = LEVELS[min(LEVELS.index(region.level) + 1, len(LEVELS) - 1)]
-    return await offer_next(ctx, case, above_level=below)
+    return await offer_next(ctx, case, above_level=below, from_region=region)
 
 
 async def case_for_handler(session: AsyncSession, person: Person, case_id: int) -> Case:
@@ -400,9 +650,11 @@ async def escalate(ctx: Ctx, person: Person | None, case: Case, reason: str) -> 
     outcomes as in offer_next(). `person` is None when the sweep escalates for delay."""
     session, clock = ctx.session, ctx.clock
     level = "grid"
+    region: Region | None = None
     if case.unit_code is not None:
         unit = await session.get_one(Unit, case.unit_code)
-        level = (await session.get_one(Region, unit.region_code)).level
+        region = await session.get_one(Region, unit.region_code)
+        level = region.level
     await workflow.apply(
         session,
         clock,
@@ -414,7 +666,7 @@ async def escalate(ctx: Ctx, person: Person | None, case: Case, reason: str) -> 
         **sla_clocks.stop(),
     )
     await _decide_offers(session, _open_offers_of(case), "withdrawn", clock.now())
-    return await offer_next(ctx, case, above_level=level)
+    return await offer_next(ctx, case, above_level=level, from_region=region)
 
 
 async def find_case(session: AsyncSession, number: str) -> Case | None:

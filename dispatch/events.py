@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dispatch.routing import Target
-from storage.models import Case, CaseOffer, Person, Region
+from storage.models import Case, CaseOffer, Person, Region, Unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +89,24 @@ class ProgressRequired:
 
 @dataclass(frozen=True, slots=True)
 class OfferExpired:
-    """An offer was not accepted in time; the case moves on to someone else."""
+    """An offer was not accepted in time, and where the case went (`moved`)."""
 
     case: Case
     offer: CaseOffer
     holder: Person
+    moved: Moved
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """Where a case went after an offer lapsed: `outcome` is "passed" (the next mediator at
+    the same level), "centre" (that level's centre, to assign it), "escalated" (a level up,
+    督办) or "queued" (nobody left: it waits in `unit`'s queue, chased daily); `unit` and
+    `region` are where it went."""
+
+    outcome: str
+    unit: Unit | None
+    region: Region | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +120,37 @@ class Overdue:
 
 @dataclass(frozen=True, slots=True)
 class Escalated:
-    """The case passed its deadline long enough to move one level up (督办)."""
+    """督办: the case moved one level up because it passed its deadline long enough
+    (`reason` "overdue") or because nobody at its level accepted the offer ("unaccepted")."""
 
     case: Case
     from_region: Region | None
     to_region: Region | None
     key: str
+    reason: str = "overdue"
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """Nobody is left to offer the case to: it waits in `centre`'s queue (the top centre;
+    None when the organisation has no centre) and the sweep chases it daily. `from_region`
+    is the level where the last offer lapsed or was declined, if any."""
+
+    case: Case
+    centre: Unit | None
+    from_region: Region | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChased:
+    """The daily chase of a queued case: `holders` hold its open offers (the queue centre's
+    dispatchers), `days` since it entered the queue."""
+
+    case: Case
+    centre: Unit | None
+    holders: list[tuple[CaseOffer, Person]]
+    days: int
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +180,8 @@ Event = (
     | OfferExpired
     | Overdue
     | Escalated
+    | Queued
+    | QueueChased
     | SupervisionDue
     | FollowUpAsked
 )

@@ -32,6 +32,8 @@ from dispatch.events import (
     Overdue,
     Paused,
     ProgressRequired,
+    QueueChased,
+    Queued,
     Reminded,
     Reopened,
     SupervisionDue,
@@ -39,6 +41,7 @@ from dispatch.events import (
 from dispatch.masking import mask_phone, mask_text
 from dispatch.messages import Button, Reply, t
 from dispatch.payloads import Accept, Close, Decline, Escalate, FollowUp, Pause, Progress
+from dispatch.policy import urgent
 from dispatch.recipients import (
     centre_dispatchers,
     leaders_of,
@@ -47,7 +50,7 @@ from dispatch.recipients import (
     township_and_county,
     unique,
 )
-from storage.models import Case, Person, Unit
+from storage.models import Case, Person, Region, Unit
 
 Rows = tuple[tuple[Button, ...], ...]
 
@@ -139,6 +142,10 @@ async def handle(ctx: Ctx, event: Event) -> None:
             await _overdue(notices, event)
         case Escalated():
             await _escalated(notices, event)
+        case Queued():
+            await _queued(notices, event)
+        case QueueChased():
+            await _queue_chased(notices, event)
         case SupervisionDue():
             await _supervision_due(notices, event)
         case FollowUpAsked():
@@ -212,12 +219,19 @@ async def _major_risk(notices: _Notices, event: MajorRisk) -> None:
 
 
 async def _offered(notices: _Notices, event: Offered) -> None:
+    """The person offered the case; urgent for a major case, whose accept clock runs at
+    night too (sla_clocks.start)."""
     offer, target = event.offer, event.target
     key = "notice.offer_dispatcher" if target.as_dispatcher else "notice.offer"
     card = await notices.card({"unit": target.unit.name})
     reply = Reply(key, card, buttons=offer_buttons(offer.id))
     await notices.tell(
-        target.person.id, reply, purpose="offer", dedupe=f"offer:{offer.id}", offer_id=offer.id
+        target.person.id,
+        reply,
+        purpose="offer",
+        dedupe=f"offer:{offer.id}",
+        offer_id=offer.id,
+        urgent=urgent(event.case.risk),
     )
 
 
@@ -266,18 +280,18 @@ async def _reminded(notices: _Notices, event: Reminded) -> None:
     case, ctx = event.case, notices.ctx
     due = local_time(case.due_at or event.at, ctx.zone)
     card = await notices.card({"percent": int(event.fraction * 100), "due": due})
-    urgent = case.risk == "major"
+    now = urgent(case.risk)
     if event.stage == "accept":
         for offer, person in await open_offer_holders(ctx.session, case):
             reply = Reply("sla.remind_accept", card, buttons=offer_buttons(offer.id))
             dedupe = f"remind:{event.key}:{person.id}"
             await notices.tell(
-                person.id, reply, purpose="remind", dedupe=dedupe, offer_id=offer.id, urgent=urgent
+                person.id, reply, purpose="remind", dedupe=dedupe, offer_id=offer.id, urgent=now
             )
     elif case.assignee_id is not None:
         reply = Reply("sla.remind_resolve", card, buttons=progress_buttons(case.id))
         dedupe = f"remind:{event.key}"
-        await notices.tell(case.assignee_id, reply, purpose="remind", dedupe=dedupe, urgent=urgent)
+        await notices.tell(case.assignee_id, reply, purpose="remind", dedupe=dedupe, urgent=now)
 
 
 async def _progress_required(notices: _Notices, event: ProgressRequired) -> None:
@@ -290,10 +304,29 @@ async def _progress_required(notices: _Notices, event: ProgressRequired) -> None
     await notices.tell(case.assignee_id, reply, purpose="remind", dedupe=dedupe, urgent=True)
 
 
+_EXPIRED = {
+    "passed": "sla.offer_expired_passed",
+    "centre": "sla.offer_expired_centre",
+    "escalated": "sla.offer_expired_escalated",
+    "queued": "sla.offer_expired_queued",
+}
+
+
 async def _offer_expired(notices: _Notices, event: OfferExpired) -> None:
-    reply = Reply("sla.offer_expired", {"number": event.case.number})
+    """The holder of a lapsed offer hears where the case went: another mediator, the
+    centre, a level up, or the top centre's queue."""
+    moved, policy = event.moved, notices.ctx.policy
+    params = {
+        "number": event.case.number,
+        "unit": moved.unit.name if moved.unit else t("sla.no_centre"),
+        "level": moved.region.name if moved.region else "-",
+        "time": policy.supervision_time.strftime("%H:%M"),
+    }
+    reply = Reply(_EXPIRED[moved.outcome], params)
     dedupe = f"expired:{event.offer.id}"
-    await notices.tell(event.holder.id, reply, purpose="expired", dedupe=dedupe)
+    await notices.tell(
+        event.holder.id, reply, purpose="expired", dedupe=dedupe, urgent=urgent(event.case.risk)
+    )
 
 
 async def _overdue(notices: _Notices, event: Overdue) -> None:
@@ -314,12 +347,13 @@ async def _overdue(notices: _Notices, event: Overdue) -> None:
             Reply(text_key, card, buttons=buttons),
             purpose="overdue",
             dedupe=f"overdue:{event.key}:{person.id}",
-            urgent=case.risk == "major",
+            urgent=urgent(case.risk),
         )
 
 
 async def _escalated(notices: _Notices, event: Escalated) -> None:
-    """督办: the leaders of the level it left and of the level it reached."""
+    """督办: the leaders of the level it left and of the level it reached, told why (overdue,
+    or nobody at its level accepted it)."""
     case, session = event.case, notices.ctx.session
     levels = {
         "from": event.from_region.name if event.from_region else "-",
@@ -331,12 +365,68 @@ async def _escalated(notices: _Notices, event: Escalated) -> None:
             *await leaders_of(session, event.to_region),
         ]
     )
+    key = "sla.escalated_leader" if event.reason == "overdue" else "sla.escalated_unaccepted"
     await notices.tell_each(
         [leader.id for leader in leaders],
-        Reply("sla.escalated_leader", await notices.card(levels)),
+        Reply(key, await notices.card(levels)),
         purpose="escalated",
         dedupe_prefix=f"escalated:{event.key}",
-        urgent=case.risk == "major",
+        urgent=urgent(case.risk),
+    )
+
+
+async def _region_of(notices: _Notices, unit: Unit | None) -> Region | None:
+    return await notices.ctx.session.get(Region, unit.region_code) if unit else None
+
+
+async def _queued(notices: _Notices, event: Queued) -> None:
+    """Nobody can take the case: the leaders of the level it was last offered at and of the
+    queue's level hear that it waits in the queue, and when it will be chased."""
+    case, session = event.case, notices.ctx.session
+    queue_region = await _region_of(notices, event.centre)
+    leaders = unique(
+        [*await leaders_of(session, event.from_region), *await leaders_of(session, queue_region)]
+    )
+    params = {
+        "centre": event.centre.name if event.centre else t("sla.no_centre"),
+        "time": notices.ctx.policy.supervision_time.strftime("%H:%M"),
+    }
+    await notices.tell_each(
+        [leader.id for leader in leaders],
+        Reply("sla.queued_leader", await notices.card(params)),
+        purpose="queued",
+        dedupe_prefix=f"queued:{case.id}:{case.version}",
+        urgent=urgent(case.risk),
+    )
+
+
+async def _queue_chased(notices: _Notices, event: QueueChased) -> None:
+    """The daily chase of a queued case: each of the queue centre's dispatchers, with the
+    buttons of their open offer, and the leaders of that level."""
+    case, session = event.case, notices.ctx.session
+    card = await notices.card(
+        {
+            "centre": event.centre.name if event.centre else t("sla.no_centre"),
+            "days": event.days,
+        }
+    )
+    day = event.at.astimezone(notices.ctx.zone).date().isoformat()
+    for offer, person in event.holders:
+        await notices.tell(
+            person.id,
+            Reply("sla.queue_daily", card, buttons=offer_buttons(offer.id)),
+            purpose="offer",
+            dedupe=f"queue:{case.id}:{day}:{person.id}",
+            offer_id=offer.id,
+            urgent=urgent(case.risk),
+        )
+    leaders = await leaders_of(session, await _region_of(notices, event.centre))
+    await notices.tell_each(
+        [leader.id for leader in leaders],
+        Reply("sla.queue_daily_leader", card),
+        purpose="queued",
+        dedupe_prefix=f"queue:{case.id}:{day}",
+        urgent=urgent(case.risk),
     )
 
 

@@ -10,7 +10,9 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispatch import cases
 from dispatch.clock import Clock, as_utc
+from dispatch.context import Ctx
 from dispatch.vocab import STAFF_ROLES
 from storage.models import Identity, Invite, Person, Region, Unit
 
@@ -148,15 +150,18 @@ async def create_link(session: AsyncSession, clock: Clock, person: Person) -> Cr
 
 
 async def redeem_invite(
-    session: AsyncSession, clock: Clock, person: Person, code: str, identity: Identity | None = None
+    ctx: Ctx, person: Person, code: str, identity: Identity | None = None
 ) -> Unit:
     """Bind `person` to the invite's role and unit.
 
     Outcomes: InviteError("bind.unknown") when no such code, ("bind.used") when already used,
     ("bind.expired") when past its expiry; else the person's role, unit and region are set,
     the code is spent (compare-and-set, so two people racing for one code: one wins) and
-    the unit is returned.
+    the unit is returned. A mediator or dispatcher is offered, in the same unit of work,
+    the cases waiting in a queue with nobody to take them that they could take
+    (cases.pick_up_waiting).
     """
+    session, clock = ctx.session, ctx.clock
     invite = await session.scalar(select(Invite).where(Invite.code_hash == _hash(code)))
     if invite is None:
         raise InviteError("bind.unknown")
@@ -184,6 +189,8 @@ async def redeem_invite(
     person.region_code = invite.region_code
     if invite.name:
         person.display_name = invite.name
+    await session.flush()
+    await cases.pick_up_waiting(ctx, person)
     return await session.get_one(Unit, invite.unit_code)
 
 

@@ -88,6 +88,21 @@ class QuietHours:
             return self.start <= local < self.end
         return local >= self.start or local < self.end
 
+    def end_after(self, at: datetime, zone: ZoneInfo) -> datetime:
+        """The end of the quiet period `at` falls in; `at` itself when it is not quiet."""
+        if not self.holds(at, zone):
+            return at
+        local = at.astimezone(zone)
+        end = local.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
+        if end <= local:
+            end += timedelta(days=1)
+        return end.astimezone(at.tzinfo)
+
+
+def urgent(risk: str) -> bool:
+    """Urgent notices go out during quiet hours: those about major-risk (重大) cases."""
+    return risk == "major"
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:
@@ -102,6 +117,13 @@ class Policy:
 
     def rule(self, risk: str, category: str) -> Rule:
         return self.categories.get(category, {}).get(risk) or self.risk[risk]
+
+    def reachable(self, at: datetime, zone: ZoneInfo, *, urgent: bool) -> datetime:
+        """When a notice written at `at` can reach a person: at once when it is urgent or
+        outside quiet hours, else when quiet hours end (the sender holds it until then)."""
+        if urgent or self.quiet is None:
+            return at
+        return self.quiet.end_after(at, zone)
 
     def deadline(self, start: datetime, window: timedelta, rule: Rule, zone: ZoneInfo) -> datetime:
         return add_time(start, window, zone, self.hours if rule.working_time else None)

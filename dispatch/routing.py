@@ -114,6 +114,33 @@ async def choose_target(
     return None
 
 
+async def _case_region(session: AsyncSession, case: Case) -> Region | None:
+    """Where the case happened; the top region when it has no place."""
+    region = await session.get(Region, case.region_code) if case.region_code else None
+    return region if region is not None else await root_region(session)
+
+
+async def nearest_centre(
+    session: AsyncSession, region: Region, exclude: Iterable[int] = ()
+) -> Target | None:
+    """A dispatcher (not in `exclude`) of the centre nearest `region`, walking up its
+    ancestors through every level; None when no centre on the way has one."""
+    excluded = set(exclude)
+    for level_region in await ancestors(session, region):
+        centres = (
+            await session.scalars(
+                select(Unit)
+                .where(Unit.region_code == level_region.code, Unit.kind == "center")
+                .order_by(Unit.code)
+            )
+        ).all()
+        for centre in centres:
+            dispatcher = await _least_loaded(session, centre.code, "dispatcher", excluded)
+            if dispatcher is not None:
+                return Target(centre, dispatcher, as_dispatcher=True)
+    return None
+
+
 async def centre_target(session: AsyncSession, case: Case) -> Target | None:
     """The dispatcher of the centre over the case's last unit (or its place), nearest first:
     where a reopened case goes back to."""
@@ -121,20 +148,52 @@ async def centre_target(session: AsyncSession, case: Case) -> Target | None:
     if case.unit_code is not None:
         unit = await session.get(Unit, case.unit_code)
         region = await session.get(Region, unit.region_code) if unit else None
-    if region is None and case.region_code is not None:
-        region = await session.get(Region, case.region_code)
     if region is None:
-        region = await root_region(session)
+        region = await _case_region(session, case)
         if region is None:
             return None
-    for level_region in await ancestors(session, region):
-        centres = (
-            await session.scalars(
-                select(Unit).where(Unit.region_code == level_region.code, Unit.kind == "center")
-            )
-        ).all()
-        for centre in centres:
-            dispatcher = await _least_loaded(session, centre.code, "dispatcher", set())
-            if dispatcher is not None:
-                return Target(centre, dispatcher, as_dispatcher=True)
+    return await nearest_centre(session, region)
+
+
+async def fallback_centre(
+    session: AsyncSession, case: Case, exclude: Iterable[int] = ()
+) -> Target | None:
+    """When routing names nobody at the risk's level or above: the dispatcher of the centre
+    nearest the case's place, at any level (a village centre triages a major case rather
+    than nobody at all)."""
+    region = await _case_region(session, case)
+    return await nearest_centre(session, region, exclude) if region is not None else None
+
+
+async def top_centre(session: AsyncSession, case: Case) -> Unit | None:
+    """The centre whose queue holds a case nobody can take: the highest level over the
+    case's place that has a centre; None when the organisation has no centre at all."""
+    region = await _case_region(session, case)
+    if region is None:
+        return None
+    for level_region in reversed(await ancestors(session, region)):
+        centre = await session.scalar(
+            select(Unit)
+            .where(Unit.region_code == level_region.code, Unit.kind == "center")
+            .order_by(Unit.code)
+            .limit(1)
+        )
+        if centre is not None:
+            return centre
     return None
+
+
+def could_take(person: Person, unit: Unit, unit_region: Region, case: Case) -> bool:
+    """Would routing ever offer `case` to `person` (of `unit`, at `unit_region`)?
+
+    A mediator: their unit handles the category and sits over the case's place at the
+    risk's level or higher. A dispatcher: their unit is a centre over the case's place, at
+    any level (fallback_centre). Nobody else takes cases.
+    """
+    if not case.region_path.startswith(unit_region.path):
+        return False
+    if person.role == "dispatcher":
+        return unit.kind == "center"
+    if person.role != "mediator" or not handles(unit, case.category):
+        return False
+    return LEVELS.index(unit_region.level) <= LEVELS.index(TARGET_LEVEL.get(case.risk, "village"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -25,12 +24,13 @@ from dispatch.events import (
     OfferExpired,
     Overdue,
     ProgressRequired,
+    QueueChased,
     Reminded,
     SupervisionDue,
 )
 from dispatch.recipients import open_offer_holders, unit_region
 from storage.database import Sessions
-from storage.models import Case, CaseEvent, CaseOffer
+from storage.models import Case, CaseEvent, CaseOffer, Unit
 
 BATCH = 200
 
@@ -84,9 +84,12 @@ async def sweep(sessions: Sessions, domain: Domain, *, limit: int = BATCH) -> Ta
 
 
 async def _take_step(ctx: Ctx, case: Case, now: datetime) -> str | None:
-    """The SLA step that is due: remind, hand over, overdue, escalate or check progress;
-    returns its name for the tally, or None when nothing was due or another took it."""
+    """The SLA step that is due: remind, hand over, overdue, escalate or check progress, or
+    the daily chase of a queued case; returns its name for the tally, or None when nothing
+    was due or another took it."""
     session, clock, zone, policy = ctx.session, ctx.clock, ctx.zone, ctx.policy
+    if case.sla_stage == sla_clocks.QUEUE:
+        return await _chase_queue(ctx, case, now)
     found = sla_clocks.due_step(case, policy, zone, now)
     if found is None:
         # Nothing due after all (the policy changed): reschedule.
@@ -108,7 +111,7 @@ async def _take_step(ctx: Ctx, case: Case, now: datetime) -> str | None:
         await ctx.publish(Reminded(case, stage, step.fraction, key, now))
         return "remind"
     if step.action == sla_clocks.HAND_OVER:
-        return await _hand_over(ctx, case, data, now)
+        return await _hand_over(ctx, case, data, key, now)
     if step.action == sla_clocks.OVERDUE:
         return await _overdue(ctx, case, data, key, now)
     if step.action == sla_clocks.ESCALATE:
@@ -128,27 +131,45 @@ async def _take_step(ctx: Ctx, case: Case, now: datetime) -> str | None:
     return None
 
 
-async def _hand_over(ctx: Ctx, case: Case, data: dict[str, object], now: datetime) -> str:
-    """An offer not accepted in time goes to the next mediator, then the dispatcher: every
-    open offer expires (OfferExpired for each holder), an `offer_timeout` event, then the
-    case is passed on as by cases.pass_on() (or offered afresh when no offer was open)."""
+async def _hand_over(ctx: Ctx, case: Case, data: dict[str, object], key: str, now: datetime) -> str:
+    """An offer not accepted in time: every open offer expires, an `offer_timeout` event,
+    then the case goes on as cases.hand_over() decides (the next mediator, the centre, a
+    level up, or the top centre's queue), and each holder is told which (OfferExpired)."""
     session, clock = ctx.session, ctx.clock
     holders = await open_offer_holders(session, case)
     from_dispatcher = any(person.role == "dispatcher" for _, person in holders)
-    for offer, person in holders:
+    for offer, _ in holders:
         offer.state = "expired"
         offer.decided_at = now
-        await ctx.publish(OfferExpired(case, offer, person))
     workflow.record(
         session, clock, case, "offer_timeout", None, {**data, "offers": [o.id for o, _ in holders]}
     )
     await session.flush()
     last: CaseOffer | None = holders[-1][0] if holders else None
-    if last is None:
-        await cases.offer_next(ctx, case)
-    else:
-        await cases.pass_on(ctx, case, last, from_dispatcher)
-    return "hand_over"
+    moved = await cases.hand_over(ctx, case, last, from_dispatcher, key)
+    for offer, person in holders:
+        await ctx.publish(OfferExpired(case, offer, person, moved))
+    return f"hand_over_{moved.outcome}"
+
+
+async def _chase_queue(ctx: Ctx, case: Case, now: datetime) -> str | None:
+    """The daily chase of a case in a centre's queue: the next chase scheduled, the queue
+    centre's dispatchers hold an open offer each (cases.offer_to_queue_centre), a `remind`
+    event, and QueueChased published (the holders and the centre's leaders are told).
+    None when another sweeper took it."""
+    session, clock = ctx.session, ctx.clock
+    if not await workflow.claim(
+        session, clock, case, next_action_at=sla_clocks.next_chase(now, ctx.policy, ctx.zone)
+    ):
+        return None
+    holders = await cases.offer_to_queue_centre(ctx, case)
+    # Days in the queue as people count them: calendar days since the day it entered.
+    since = as_utc(case.sla_started_at or now).astimezone(ctx.zone).date()
+    days = max(1, (now.astimezone(ctx.zone).date() - since).days)
+    workflow.record(session, clock, case, "remind", None, {"stage": sla_clocks.QUEUE, "days": days})
+    centre = await session.get(Unit, case.unit_code) if case.unit_code else None
+    await ctx.publish(QueueChased(case, centre, holders, days, now))
+    return "queue_chase"
 
 
 async def _overdue(ctx: Ctx, case: Case, data: dict[str, object], key: str, now: datetime) -> str:
@@ -169,27 +190,14 @@ async def _escalate(ctx: Ctx, case: Case, data: dict[str, object], key: str, now
     session = ctx.session
     from_region = await unit_region(session, case.unit_code)
     unit_code, assignee_id = case.unit_code, case.assignee_id
-    offer = await cases.escalate(ctx, None, case, "overdue")
-    to_region = await unit_region(session, case.unit_code) if offer else None
+    await cases.escalate(ctx, None, case, "overdue")
+    # Where it went: the unit offered it, or the queue's centre when nobody was left.
+    to_region = await unit_region(session, case.unit_code)
     await points.award_case(
         ctx, case, "escalated_for_delay", key, at=now, person_id=assignee_id, unit_code=unit_code
     )
     await ctx.publish(Escalated(case, from_region, to_region, key))
     return "escalate"
-
-
-def next_local_time(after: datetime, at_time: object, zone: ZoneInfo) -> datetime:
-    """The next instant after `after` whose local wall-clock time is `at_time`."""
-    local = after.astimezone(zone)
-    candidate = local.replace(
-        hour=at_time.hour,  # type: ignore[attr-defined]
-        minute=at_time.minute,  # type: ignore[attr-defined]
-        second=0,
-        microsecond=0,
-    )
-    if candidate <= local:
-        candidate += timedelta(days=1)
-    return candidate.astimezone(as_utc(after).tzinfo)
 
 
 async def _supervision_notice(ctx: Ctx, case: Case, now: datetime) -> bool:
@@ -202,7 +210,7 @@ async def _supervision_notice(ctx: Ctx, case: Case, now: datetime) -> bool:
     if case.status not in OPEN_STATES:
         await workflow.claim(session, clock, case, supervise_next_at=None)
         return False
-    nxt = next_local_time(now, ctx.policy.supervision_time, zone)
+    nxt = sla_clocks.next_local_time(now, ctx.policy.supervision_time, zone)
     if not await workflow.claim(session, clock, case, supervise_next_at=nxt):
         return False
     await ctx.publish(SupervisionDue(case, now))

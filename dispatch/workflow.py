@@ -51,7 +51,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("resolve_on_spot", {"reported"}, "resolved", {"grid_worker", "dept_staff"}),
     _t("offer", {"reported", "escalated"}, "assigned", {SYSTEM}),
     _t("reoffer", {"assigned"}, "assigned", {SYSTEM}),
-    _t("unroutable", {"assigned", "escalated"}, "reported", {SYSTEM}),
+    # No mediator could take it: the centre's dispatcher gets it, or its queue keeps it.
+    _t("unroutable", {"reported", "assigned", "escalated"}, "reported", {SYSTEM}),
     _t("accept", {"assigned"}, "in_progress", STAFF_HANDLERS),
     _t("progress", {"in_progress"}, "in_progress", STAFF_HANDLERS),
     _t("resolve", {"in_progress"}, "resolved", STAFF_HANDLERS),

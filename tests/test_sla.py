@@ -14,6 +14,7 @@ from dispatch.clock import FrozenClock
 from dispatch.jobs import JobContext, run_job
 from dispatch.policy import Policy
 from handlers.sender import OutboxSender, RateLimiter
+from locales import text as render
 from storage.database import session_factory
 from storage.models import Case, CaseEvent, OutboxMessage, PointsEntry
 from tests.conftest import (
@@ -124,18 +125,24 @@ async def test_the_whole_ladder_across_a_week(
     )
     assert seen == [
         ("sla.remind_resolve", mid),  # 50% of 3 days: Wednesday 21:30
-        ("sla.remind_resolve", mid),  # 90%: Friday 02:18, taken at the 03:30 tick
+        # 90% falls on Friday 02:18, inside quiet hours: moved to 07:30, when it can reach them
+        ("sla.remind_resolve", mid),
         ("sla.overdue", mid),  # 催办 at the deadline, Friday 09:30, to the assignee...
         ("sla.overdue_dispatcher", d),  # ...and to the village centre's dispatcher
         ("notice.offer", tm),  # 督办 a day later: re-routed to the township committee
         ("sla.escalated_leader", tl),  # and the township's leader told
         ("sla.remind_accept", tm),  # the new offer's own 4-hour clock: 50%
-        # 90% and the deadline fall within one hourly tick: only the hand-over is taken
-        ("sla.offer_expired", tm),
-        # nobody else at the township or above is bound: the case waits for triage
+        # 90% and the deadline fall within one hourly tick: only the hand-over is taken.
+        # Nobody else at the township or above is bound: the case waits in the top centre's
+        # queue, the township's leader is told so, and so is the mediator who let it lapse
+        # (not "reassigned to someone else", which was untrue).
+        ("sla.queued_leader", tl),
+        ("sla.offer_expired_queued", tm),
+        # The prefecture centre whose queue it is has nobody bound: its daily chases (09:00
+        # on Sunday, Monday and Tuesday) have nobody to tell, but they run (events below).
     ]
     kinds = await events(services, number)
-    assert kinds[:9] == [
+    assert kinds == [
         "report",
         "offer",
         "accept",
@@ -145,7 +152,15 @@ async def test_the_whole_ladder_across_a_week(
         "escalate",
         "offer",
         "remind",
+        "offer_timeout",
+        "unroutable",  # into the queue...
+        "remind",  # ...chased on Sunday,
+        "remind",  # Monday
+        "remind",  # and Tuesday
     ]
+    case = await case_of(services, number)
+    assert (case.status, case.sla_stage, case.unit_code) == ("reported", "queue", "U532800-ZZ")
+    assert case.next_action_at is not None  # the next chase: it never falls silent
     async with services.sessions() as session:
         ledger = (
             await session.execute(
@@ -202,8 +217,12 @@ async def test_a_restart_in_the_middle_of_a_ladder(
     # The process stops; a new one starts with fresh resources on the same database.
     restarted = JobContext(session_factory(services.sessions.engine), services.domain)
     await run_job("sweep", restarted)  # nothing new
+    # The 90% reminder falls on Friday 02:18, in quiet hours: it is due at 07:30 instead.
     clock.advance(timedelta(days=1, hours=6))
-    await run_job("sweep", restarted)  # the 90% reminder, once
+    await run_job("sweep", restarted)  # Friday 04:30: nothing yet
+    assert (await events(services, number)).count("remind") == 1
+    clock.advance(timedelta(hours=3))
+    await run_job("sweep", restarted)  # Friday 07:30: the 90% reminder, once
     kinds = await events(services, number)
     assert kinds.count("remind") == 2
 
@@ -213,10 +232,15 @@ async def test_an_offer_not_accepted_in_time_goes_to_the_next_mediator(
 ) -> None:
     first = await make_staff(services, "a", "mediator", VILLAGE_MEDIATION)
     second = await make_staff(services, "b", "mediator", VILLAGE_MEDIATION)
-    await report(person("c"))
+    number = await report(person("c"))
     clock.advance(timedelta(hours=4, minutes=1))
     await run_job("sweep", ctx(services))
-    assert keys(await notices(services, first.id))[-1] == "sla.offer_expired"
+    # Told what happened: passed to another mediator of the same committee.
+    expired = (await notices(services, first.id))[-1]
+    assert expired.reply["text_key"] == "sla.offer_expired_passed"
+    assert render("sla.offer_expired_passed", "zh_CN", expired.reply["params"]) == (
+        f"案件 {number} 超时未接单，已转交曼听社区人民调解委员会的其他调解员。"
+    )
     assert keys(await notices(services, second.id))[-1] == "notice.offer"
 
 

@@ -98,15 +98,25 @@ async def test_decline_passes_to_the_next_mediator_then_the_centre_dispatcher(
         ]
 
 
-async def test_nobody_to_take_it_leaves_it_reported_for_the_centre(
-    services: Services, person
-) -> None:
+async def test_nobody_to_take_it_waits_in_the_top_centres_queue(services: Services, person) -> None:
+    """The README's first steps (`pingan init --demo`, nobody bound): the report is recorded
+    as unroutable, kept in the prefecture centre's queue with a chase due, and the receipt
+    says so rather than promising a mediator."""
     citizen = person("alone")
     number = await report(citizen)
-    assert "综治中心会核实" in citizen.text()
+    assert "已进入西双版纳州综治中心的待分派队列" in citizen.text()
+    assert "调解员" not in citizen.text()
     async with services.sessions() as session:
         case = await session.scalar(select(Case).where(Case.number == number))
         assert case is not None and case.status == "reported"
+        assert (case.sla_stage, case.unit_code) == ("queue", "U532800-ZZ")
+        assert case.next_action_at is not None  # the daily chase
+        kinds = (
+            await session.scalars(
+                select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+            )
+        ).all()
+        assert kinds == ["report", "unroutable"]
 
 
 async def test_two_mediators_accepting_at_the_same_instant_one_wins(

@@ -117,7 +117,7 @@ async def bind(turn: Turn, code: str) -> None:
     """Redeem an invite ("bind.done") or a link code from one's other chat app ("link.done");
     an InviteError's reason otherwise."""
     try:
-        unit = await redeem_invite(turn.session, turn.clock, turn.person, code[:64], turn.identity)
+        unit = await redeem_invite(turn.ctx, turn.person, code[:64], turn.identity)
     except InviteError as refused:
         turn.say(refused.reason)
         return

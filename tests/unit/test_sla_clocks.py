@@ -3,11 +3,12 @@ escalations fall, how a missed sweep catches up, and how a pause moves the deadl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dispatch import sla_clocks
-from dispatch.policy import Policy, Rule
+from dispatch.policy import Policy, QuietHours, Rule
 from dispatch.sla_clocks import ESCALATE, HAND_OVER, OVERDUE, PROGRESS_CHECK, REMIND, Step
 from storage.models import Case
 
@@ -180,3 +181,62 @@ def test_a_stopped_clock_has_no_steps() -> None:
     assert case.due_at is None and case.next_action_at is None
     assert sla_clocks.steps(case, POLICY, ZONE) == []
     assert sla_clocks.due_step(case, POLICY, ZONE, T0 + 30 * DAY) is None
+
+
+# Quiet hours (22:00-07:30): a person's deadline counts from when the notice can reach them.
+QUIET = replace(POLICY, quiet=QuietHours(time(22, 0), time(7, 30)))
+NIGHT_0237 = datetime(2026, 11, 25, 2, 37, tzinfo=ZONE)
+MORNING_0730 = datetime(2026, 11, 25, 7, 30, tzinfo=ZONE)
+
+
+def quiet_started(stage: str, at: datetime, risk: str = "general") -> Case:
+    case = Case(risk=risk, category="neighbor")
+    for name, value in sla_clocks.start(case, stage, at, QUIET, ZONE).items():
+        setattr(case, name, value)
+    return case
+
+
+def test_an_offer_at_night_starts_its_clock_when_quiet_hours_end() -> None:
+    case = quiet_started("accept", NIGHT_0237)
+    assert case.sla_started_at == MORNING_0730
+    assert sla_clocks.steps(case, QUIET, ZONE) == [
+        Step(MORNING_0730 + 2 * HOUR, REMIND, 0.5),
+        Step(MORNING_0730 + timedelta(hours=3, minutes=36), REMIND, 0.9),
+        Step(MORNING_0730 + 4 * HOUR, HAND_OVER),
+    ]
+
+
+def test_a_major_offer_at_night_runs_at_once_its_notice_is_urgent() -> None:
+    case = quiet_started("accept", NIGHT_0237, risk="major")
+    assert case.sla_started_at == NIGHT_0237
+    assert case.due_at == NIGHT_0237 + timedelta(minutes=30)
+
+
+def test_the_same_offer_in_the_afternoon_runs_at_once() -> None:
+    afternoon = datetime(2026, 11, 25, 15, 0, tzinfo=ZONE)
+    case = quiet_started("accept", afternoon)
+    assert case.sla_started_at == afternoon and case.due_at == afternoon + 4 * HOUR
+
+
+def test_reminders_never_fall_in_quiet_hours() -> None:
+    """An offer at 20:00 is due at midnight: both reminders would fall at night, and 07:30 is
+    past the deadline, so the hand-over is the only step. A resolve clock's 90% reminder at
+    02:18 moves to 07:30."""
+    evening = quiet_started("accept", datetime(2026, 11, 25, 20, 0, tzinfo=ZONE))
+    assert sla_clocks.steps(evening, QUIET, ZONE) == [
+        Step(datetime(2026, 11, 26, 0, 0, tzinfo=ZONE), HAND_OVER)
+    ]
+    resolve = quiet_started("resolve", T0)  # Tuesday 09:30; 90% of 3 days: Friday 02:18
+    reminders = [s for s in sla_clocks.steps(resolve, QUIET, ZONE) if s.action == REMIND]
+    assert reminders == [
+        Step(T0 + timedelta(hours=36), REMIND, 0.5),
+        Step(datetime(2026, 11, 27, 7, 30, tzinfo=ZONE), REMIND, 0.9),
+    ]
+
+
+def test_a_queued_case_is_chased_every_morning() -> None:
+    fields = sla_clocks.queued(NIGHT_0237, QUIET, ZONE)
+    assert fields["sla_stage"] == "queue" and fields["due_at"] is None
+    assert fields["next_action_at"] == datetime(2026, 11, 25, 9, 0, tzinfo=ZONE)
+    at_ten = datetime(2026, 11, 25, 10, 0, tzinfo=ZONE)
+    assert sla_clocks.next_chase(at_ten, QUIET, ZONE) == datetime(2026, 11, 26, 9, 0, tzinfo=ZONE)
