@@ -8,17 +8,18 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from bot.app import build_domain
 from bot.cli import main
 from bot.settings import Settings
+from bot.wallclock import SystemClock
 from dialogs.base import Services
 from dispatch.classify import Classifier
 from dispatch.clock import FrozenClock
@@ -26,7 +27,7 @@ from dispatch.people import _ALPHABET
 from dispatch.vocab import RISKS
 from dispatch.workflow import STATES
 from storage.database import create_engine, session_factory
-from storage.models import Case, CaseOffer, Region, Unit
+from storage.models import Case, CaseOffer, OutboxMessage, Region, Unit
 from tests.conftest import BACKENDS, GRID, VILLAGE_MEDIATION, ZONE, Person, make_staff
 
 SETTINGS_VARIABLES = tuple(f"PINGAN_{name.upper()}" for name in Settings.model_fields)
@@ -411,3 +412,117 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
         assert result.stderr.startswith("error: cannot reach the database"), result.stderr
         assert len(result.stderr.splitlines()) == 1
         assert "cannot listen" not in result.stderr
+
+
+# doctor ------------------------------------------------------------------------------------------
+
+
+def _report_a_case(url: str, classifier: Classifier) -> str:
+    async def work(sessions: Any) -> str:
+        services = services_for(sessions, classifier)
+        await make_staff(services, "mediator-a", "mediator", VILLAGE_MEDIATION)
+        citizen = Person(services, "villager")
+        await citizen.says(f"/start g_{GRID}")
+        await citizen.says("隔壁邻居装修天天从早上七点吵到晚上十点，说了好几次也不听")
+        for label in ("对，是这类", "2人", "没有", "完成", "匿名反映", "提交"):
+            await citizen.taps(label)
+        assert citizen.last is not None
+        number = str(citizen.last.replies[0].params["number"])
+        # As if the sender had delivered everything and the case's next step were ahead.
+        ahead = SystemClock().now() + timedelta(days=1)
+        async with sessions() as session, session.begin():
+            await session.execute(update(OutboxMessage).values(status="sent"))
+            await session.execute(update(Case).values(next_action_at=ahead))
+        return number
+
+    return str(_in_db(url, work))
+
+
+def _findings(*args: str) -> tuple[int, dict[str, Any]]:
+    result = pingan("doctor", "--json", *args)
+    found = {f["check"]: f for f in map(json.loads, result.stdout.splitlines())}
+    return result.exit_code, found
+
+
+def test_a_healthy_office_passes(db: str, classifier: Classifier) -> None:
+    ok("init", "--demo")
+    _report_a_case(db, classifier)
+    result = pingan("doctor")
+    assert result.exit_code == 0, result.output
+    assert "next step" in result.stdout
+
+
+def test_each_broken_promise_is_named_with_its_ids(db: str, classifier: Classifier) -> None:
+    ok("init", "--demo")
+    number = _report_a_case(db, classifier)
+
+    async def break_things(sessions: Any) -> int:
+        async with sessions() as session, session.begin():
+            # The offer is withdrawn and the clock stopped: nobody will ever act on the case.
+            await session.execute(update(CaseOffer).values(state="withdrawn"))
+            await session.execute(update(Case).values(next_action_at=None))
+            notice = await session.scalar(select(OutboxMessage.id).limit(1))
+            await session.execute(update(OutboxMessage).values(status="failed"))
+            return int(notice or 0)
+
+    failed = _in_db(db, break_things)
+    code, found = _findings()
+    assert code == 1
+    assert found["case_without_next_step"]["ids"] == [number]
+    assert found["notice_failed"]["ids"] == [str(failed)]
+
+    plain = pingan("doctor")
+    assert plain.exit_code == 1
+    assert number in plain.stdout and "case_without_next_step: 1" in plain.stdout
+
+
+def test_a_paused_case_has_a_next_step_of_its_own(db: str, classifier: Classifier) -> None:
+    ok("init", "--demo")
+    _report_a_case(db, classifier)
+
+    async def pause(sessions: Any) -> None:
+        async with sessions() as session, session.begin():
+            await session.execute(update(CaseOffer).values(state="accepted"))
+            await session.execute(
+                update(Case).values(
+                    next_action_at=None,
+                    paused_at=SystemClock().now(),
+                    pause_reason="waiting for a party",
+                )
+            )
+
+    _in_db(db, pause)
+    code, found = _findings()
+    assert code == 0, found
+
+
+def test_stuck_and_overdue_work_is_found(db: str, classifier: Classifier) -> None:
+    ok("init", "--demo")
+    _report_a_case(db, classifier)
+    now = SystemClock().now()
+    long_ago = now - timedelta(hours=3)
+
+    async def stall(sessions: Any) -> None:
+        async with sessions() as session, session.begin():
+            # No sender drained the queue, and no sweep took the step that fell due.
+            await session.execute(
+                update(OutboxMessage).values(status="pending", not_before=None, created_at=long_ago)
+            )
+            await session.execute(update(Case).values(next_action_at=long_ago))
+
+    _in_db(db, stall)
+    code, found = _findings()
+    assert code == 1
+    assert set(found) >= {"notice_stuck", "sweep_behind"}
+
+    async def die_mid_send(sessions: Any) -> None:
+        async with sessions() as session, session.begin():
+            # A sender claimed the notice and died: its lease ran out a minute ago.
+            lapsed = now - timedelta(minutes=1)
+            await session.execute(
+                update(OutboxMessage).values(status="sending", lease_until=lapsed)
+            )
+
+    _in_db(db, die_mid_send)
+    code, found = _findings()
+    assert code == 1 and "lease_expired" in found
