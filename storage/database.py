@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -27,6 +28,29 @@ def normalise_url(url: str) -> str:
     elif parsed.drivername == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     return parsed.render_as_string(hide_password=False)
+
+
+def create_private_file(path: Path) -> None:
+    """Create a SQLite database file, and the folders it goes in, for their owner alone (0600,
+    0700), whatever the umask: the file holds reports, names and phone numbers. SQLite gives
+    the -wal, -shm and -journal files it makes beside it the database file's permissions.
+    An existing file or folder is left as its administrator set it; one that cannot be made
+    is left for SQLite to report when it opens the file (`pingan` says so in one line)."""
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    try:
+        for folder in reversed(missing):
+            try:
+                folder.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            folder.chmod(0o700)  # the umask may have taken bits from mkdir's mode
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:  # FileExistsError included: someone else made it first
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any, foreign_keys: bool = True) -> None:
@@ -59,11 +83,13 @@ def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) ->
     to alter it, and dropping the old copy would trip the references to it."""
     url = normalise_url(url)
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # A failed statement's message would otherwise carry its parameters (a dialog's saved
+    # phone number, a description) into whatever logs the exception.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            create_private_file(Path(database))
         kwargs["connect_args"] = {"timeout": 10}
     else:
         kwargs["pool_pre_ping"] = True
