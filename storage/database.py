@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
@@ -51,6 +53,32 @@ def create_private_file(path: Path) -> None:
         os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
+
+
+_KEY_DETAIL = re.compile(r"Key \(([^)]*)\)=")
+
+
+def _hide_error_values(context: ExceptionContext) -> None:
+    """PostgreSQL explains a failed statement with the values that failed it ("DETAIL: Key
+    (phone)=(139…) already exists", "Failing row contains (…, description, phone, …)"), and
+    asyncpg prints that detail with the exception, into whatever logs it. Keep the columns,
+    hide the values; hide a detail of any other shape whole."""
+    seen: set[int] = set()
+    error: BaseException | None = context.original_exception
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        detail = getattr(error, "detail", None)
+        if isinstance(detail, str) and detail:
+            key = _KEY_DETAIL.match(detail)
+            if key:
+                hidden = f"Key ({key[1]})=(…) [values hidden]"
+            elif detail.startswith("Failing row contains"):
+                hidden = "Failing row contains (…) [values hidden]"
+            else:
+                hidden = "[detail hidden]"
+            with contextlib.suppress(AttributeError):  # a read-only attribute: leave it
+                error.detail = hidden  # type: ignore[attr-defined]
+        error = error.__cause__ or error.__context__
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any, foreign_keys: bool = True) -> None:
@@ -94,6 +122,7 @@ def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) ->
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "handle_error", _hide_error_values)
     if parsed.get_backend_name() == "sqlite":
         event.listen(
             engine.sync_engine,

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import main
 from dialogs.base import Services
@@ -84,28 +86,25 @@ async def test_a_database_error_logs_no_phone_number(
     services: Services, person, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The database refuses to save a dialog holding the reporter's phone number (a fault
-    injected as a trigger, as a full disk or a constraint would): the reporter is told
-    something went wrong, and the logged error names the statement but not its values."""
+    injected as a constraint, as a full disk or a bug would refuse it): the reporter is told
+    something went wrong, and the logged error names the statement but not its values, not
+    even in PostgreSQL's own explanation ("DETAIL: Failing row contains (…)")."""
     phone = "13912345678"
     engine = services.sessions.engine
     if is_sqlite(engine):
-        create = [
-            f"CREATE TRIGGER fail_on_phone BEFORE UPDATE ON dialog_states "
-            f"WHEN NEW.data LIKE '%{phone}%' BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
-        ]
-        drop = ["DROP TRIGGER fail_on_phone"]
-    else:
-        create = [
-            "CREATE FUNCTION fail_on_phone() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF NEW.data::text LIKE '%{phone}%' THEN RAISE EXCEPTION 'injected fault'; END IF; "
-            "RETURN NEW; END $$",
+        create = (
             "CREATE TRIGGER fail_on_phone BEFORE UPDATE ON dialog_states "
-            "FOR EACH ROW EXECUTE FUNCTION fail_on_phone()",
-        ]
-        drop = ["DROP TRIGGER fail_on_phone ON dialog_states", "DROP FUNCTION fail_on_phone()"]
+            f"WHEN NEW.data LIKE '%{phone}%' BEGIN SELECT RAISE(ABORT, 'fail_on_phone'); END"
+        )
+        drop = "DROP TRIGGER fail_on_phone"
+    else:
+        create = (
+            "ALTER TABLE dialog_states ADD CONSTRAINT fail_on_phone "
+            f"CHECK (data::text NOT LIKE '%{phone}%') NOT VALID"
+        )
+        drop = "ALTER TABLE dialog_states DROP CONSTRAINT fail_on_phone"
     async with engine.begin() as conn:
-        for statement in create:
-            await conn.execute(text(statement))
+        await conn.execute(text(create))
     try:
         citizen = person("villager")
         await citizen.says(f"/start g_{GRID}")
@@ -120,14 +119,41 @@ async def test_a_database_error_logs_no_phone_number(
             await citizen.says(phone)
     finally:
         async with engine.begin() as conn:
-            for statement in drop:
-                await conn.execute(text(statement))
+            await conn.execute(text(drop))
 
     assert citizen.said() == ["error.internal"]
     logged = caplog.text
-    assert "failed to handle" in logged and "injected fault" in logged  # the error is there
+    assert "failed to handle" in logged and "fail_on_phone" in logged  # the error is there
     assert "UPDATE dialog_states" in logged  # and the statement
-    assert phone not in logged and phone not in digits(logged)
+    if not is_sqlite(engine):
+        assert "Failing row contains (…)" in logged
+    assert phone not in digits(logged)
+
+
+async def test_a_unique_violation_logs_no_value(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL explains a unique violation with the key's value ("Key (phone)=(139…)
+    already exists"); the log keeps the column and loses the value."""
+    phone = "13912345678"
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE contacts (phone VARCHAR(32) UNIQUE)"))
+    try:
+        with pytest.raises(IntegrityError) as raised:
+            async with engine.begin() as conn:
+                insert = text("INSERT INTO contacts VALUES (:phone)")
+                for _ in range(2):
+                    await conn.execute(insert, {"phone": phone})
+        with caplog.at_level(logging.ERROR):
+            logging.getLogger("test").error("insert failed", exc_info=raised.value)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE contacts"))
+    logged = caplog.text
+    assert "INSERT INTO contacts" in logged
+    if not is_sqlite(engine):
+        assert "Key (phone)=(…)" in logged
+    assert phone not in digits(logged)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
