@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
@@ -27,6 +30,55 @@ def normalise_url(url: str) -> str:
     elif parsed.drivername == "sqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     return parsed.render_as_string(hide_password=False)
+
+
+def create_private_file(path: Path) -> None:
+    """Create a SQLite database file, and the folders it goes in, for their owner alone (0600,
+    0700), whatever the umask: the file holds reports, names and phone numbers. SQLite gives
+    the -wal, -shm and -journal files it makes beside it the database file's permissions.
+    An existing file or folder is left as its administrator set it; one that cannot be made
+    is left for SQLite to report when it opens the file (`pingan` says so in one line)."""
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    try:
+        for folder in reversed(missing):
+            try:
+                folder.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            folder.chmod(0o700)  # the umask may have taken bits from mkdir's mode
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:  # FileExistsError included: someone else made it first
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+_KEY_DETAIL = re.compile(r"Key \(([^)]*)\)=")
+
+
+def _hide_error_values(context: ExceptionContext) -> None:
+    """PostgreSQL explains a failed statement with the values that failed it ("DETAIL: Key
+    (phone)=(139…) already exists", "Failing row contains (…, description, phone, …)"), and
+    asyncpg prints that detail with the exception, into whatever logs it. Keep the columns,
+    hide the values; hide a detail of any other shape whole."""
+    seen: set[int] = set()
+    error: BaseException | None = context.original_exception
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        detail = getattr(error, "detail", None)
+        if isinstance(detail, str) and detail:
+            key = _KEY_DETAIL.match(detail)
+            if key:
+                hidden = f"Key ({key[1]})=(…) [values hidden]"
+            elif detail.startswith("Failing row contains"):
+                hidden = "Failing row contains (…) [values hidden]"
+            else:
+                hidden = "[detail hidden]"
+            with contextlib.suppress(AttributeError):  # a read-only attribute: leave it
+                error.detail = hidden  # type: ignore[attr-defined]
+        error = error.__cause__ or error.__context__
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any, foreign_keys: bool = True) -> None:
@@ -59,15 +111,18 @@ def create_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) ->
     to alter it, and dropping the old copy would trip the references to it."""
     url = normalise_url(url)
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # A failed statement's message would otherwise carry its parameters (a dialog's saved
+    # phone number, a description) into whatever logs the exception.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            create_private_file(Path(database))
         kwargs["connect_args"] = {"timeout": 10}
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "handle_error", _hide_error_values)
     if parsed.get_backend_name() == "sqlite":
         event.listen(
             engine.sync_engine,
