@@ -96,7 +96,9 @@ async def case_card(
     """The parameters every case message shows. `reveal`: the reader is on the case itself."""
     place = await place_name(session, case.region_code)
     if case.address:
-        place = f"{place} {case.address}".strip()
+        # A typed address is free text: it may hold a phone number too.
+        address = case.address if reveal else mask_text(case.address)
+        place = f"{place} {address}".strip()
     description = case.description if reveal else mask_text(case.description)
     if case.phone:
         phone: Any = case.phone if reveal else mask_phone(case.phone)
@@ -247,7 +249,7 @@ async def _accepted(notices: _Notices, event: Accepted) -> None:
 async def _closed(notices: _Notices, event: Closed) -> None:
     """The reporter hears the outcome."""
     case = event.case
-    outcome = {"outcome": t(f"outcome.{event.outcome}"), "summary": mask_text(event.summary[:500])}
+    outcome = {"outcome": t(f"outcome.{event.outcome}"), "summary": mask_text(event.summary)[:500]}
     reply = Reply("notice.closed", await notices.card(outcome))
     dedupe = f"closed:{case.id}:{case.version}"
     await notices.tell(case.reporter_id, reply, purpose="closed", dedupe=dedupe)
@@ -256,7 +258,7 @@ async def _closed(notices: _Notices, event: Closed) -> None:
 async def _paused(notices: _Notices, event: Paused) -> None:
     """The centre's dispatchers see why the clock stands still."""
     case = event.case
-    why = {"reason": mask_text(event.reason[:200]), "who": event.by.display_name or "-"}
+    why = {"reason": mask_text(event.reason)[:200], "who": event.by.display_name or "-"}
     dispatchers = await centre_dispatchers(notices.ctx.session, case.unit_code)
     await notices.tell_each(
         [d.id for d in dispatchers],

@@ -130,3 +130,31 @@ def test_a_card_long_description_is_masked_throughout() -> None:
     part = "隔壁装修吵，案件2026-000012，欠12000元，电话139 1234 5678，座机0691-2123456。"
     masked = mask_text(part * 8)
     assert masked == f"隔壁装修吵，案件2026-000012，欠12000元，电话{MOBILE}，座机{LANDLINE}。" * 8
+
+
+async def test_a_case_card_masks_numbers_in_a_typed_address() -> None:
+    from datetime import UTC, datetime
+    from typing import cast
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from dispatch.notifications import case_card
+    from storage.models import Case
+
+    case = Case(
+        number="2026-000001",
+        category="neighbor",
+        risk="general",
+        status="assigned",
+        description="楼上漏水",
+        address="村口小卖部旁边，电话13912345678",
+        danger=False,
+        created_at=datetime(2026, 11, 24, 1, 30, tzinfo=UTC),
+    )
+    # No region: the card reads nothing from the database.
+    session = cast(AsyncSession, None)
+    hidden = await case_card(session, ZoneInfo("Asia/Shanghai"), case, reveal=False)
+    shown = await case_card(session, ZoneInfo("Asia/Shanghai"), case, reveal=True)
+    assert "13912345678" not in str(hidden["place"]) and "139****5678" in str(hidden["place"])
+    assert "13912345678" in str(shown["place"])
