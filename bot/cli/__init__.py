@@ -1,7 +1,7 @@
 """The `pingan` command line: the root group and shared database context in `root`, one
 module per group of commands. Importing this package registers them all on `main`."""
 
-from bot.cli import cases, database, jobs, people, run, wechat
+from bot.cli import cases, database, jobs, people, person, run, wechat
 from bot.cli.root import main
 
-__all__ = ["cases", "database", "jobs", "main", "people", "run", "wechat"]
+__all__ = ["cases", "database", "jobs", "main", "people", "person", "run", "wechat"]
