@@ -184,8 +184,9 @@ def _is_fact(value: object) -> bool:
 
 
 def redact_event_data(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """An event's data without free text, and the names of the keys removed (kept under
-    ``"redacted"`` so an auditor sees that something was there, not what)."""
+    """An event's data without free text, and the names of the keys removed by this call
+    (all removed names are kept under ``"redacted"``, so an auditor sees that something was
+    there, not what)."""
     kept: dict[str, Any] = {}
     removed: list[str] = []
     for key, value in data.items():
@@ -198,10 +199,9 @@ def redact_event_data(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         else:
             removed.append(key)
     earlier = data.get("redacted")
-    if isinstance(earlier, list):
-        removed = sorted({*earlier, *removed})
-    if removed:
-        kept["redacted"] = sorted(removed)
+    names = {*(earlier if isinstance(earlier, list) else ()), *removed}
+    if names:
+        kept["redacted"] = sorted(names)
     return kept, sorted(removed)
 
 

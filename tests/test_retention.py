@@ -131,7 +131,7 @@ def pingan(*args: str, input: str | None = None) -> Result:
 @pytest.fixture
 def cli_database(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     """`pingan` commands run against the test's database."""
-    url = services.sessions.engine.url.render_as_string(hide_password=False)  # type: ignore[attr-defined]
+    url = services.sessions.engine.url.render_as_string(hide_password=False)
     monkeypatch.setenv("PINGAN_DATABASE_URL", url)
 
 
@@ -402,3 +402,28 @@ def test_the_policy_defaults() -> None:
     assert policy.dialogs.before(now) == now - timedelta(days=30)
     assert policy.closed_cases.before(now) == datetime(2023, 11, 24, 1, 30, tzinfo=UTC)
     assert policy.notices.before(now) == now - timedelta(days=90)
+
+
+async def test_a_malformed_policy_file_is_refused_with_the_field_path(
+    services: Services, cli_database: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from dispatch import retention
+
+    broken = tmp_path / "retention.yaml"
+    broken.write_text(
+        retention.DEFAULT_RETENTION_PATH.read_text(encoding="utf-8").replace(
+            "closed_cases: 3y", "closed_cases: 3 years"
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(retention, "DEFAULT_RETENTION_PATH", broken)
+    retention.default_retention.cache_clear()
+    try:
+        ran = await cli("jobs", "run", "retention")
+    finally:
+        monkeypatch.undo()
+        retention.default_retention.cache_clear()
+    assert ran.exit_code == 1
+    assert ran.stderr == (
+        f"error: {broken}: closed_cases: '3 years' is not a period like 30d, 3y or 1y180d\n"
+    )
