@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from dispatch.clock import Clock, as_utc
-from dispatch.retention import forget_person, redact_case
+from dispatch.retention import forget_person, redact_case, redact_reply
 from dispatch.stats import OPEN_STATES
 from storage.models import (
     Case,
@@ -111,11 +111,21 @@ def _row(obj: DeclarativeBase, *leave_out: str) -> dict[str, Any]:
     }
 
 
+def _notice(notice: OutboxMessage, own: set[int]) -> dict[str, Any]:
+    """A notice to the person; one about someone else's case (a case card sent to a mediator)
+    keeps its kind but not its text: that is the reporter's data, not theirs."""
+    row = _row(notice, "person_id")
+    if notice.case_id is not None and notice.case_id not in own:
+        row["reply"] = redact_reply(notice.reply or {})
+    return row
+
+
 async def export(session: AsyncSession, clock: Clock, person: Person) -> dict[str, Any]:
     """Everything held about `person`, as JSON-ready data: the person, their chat identities,
     the cases they reported (whole, with events and photo references: it is their own
-    report), their unfinished dialog, the notices to them, the cases they handled (numbers
-    and states only: the contents belong to the reporters), their points, their reads of
+    report), their unfinished dialog, the notices to them (the text only of those about their
+    own cases or none: a case card sent to a mediator is the reporter's data), the cases they
+    handled (numbers and states only, for the same reason), their points, their reads of
     cases, the invites they used, and the privacy log about them. The export itself is
     logged (without its contents)."""
     pid = person.id
@@ -125,7 +135,9 @@ async def export(session: AsyncSession, clock: Clock, person: Person) -> dict[st
         return list((await session.scalars(query)).all())
 
     reported = []
+    own: set[int] = set()
     for case in await rows(Case, Case.reporter_id == pid):
+        own.add(case.id)
         events = await rows(CaseEvent, CaseEvent.case_id == case.id)
         media = await rows(CaseMedia, CaseMedia.case_id == case.id)
         reported.append(
@@ -157,7 +169,7 @@ async def export(session: AsyncSession, clock: Clock, person: Person) -> dict[st
         "cases_reported": reported,
         "dialog": _row(dialog, "person_id") if dialog is not None else None,
         "notices": [
-            _row(n, "person_id") for n in await rows(OutboxMessage, OutboxMessage.person_id == pid)
+            _notice(n, own) for n in await rows(OutboxMessage, OutboxMessage.person_id == pid)
         ],
         "cases_handled": [{"number": number, "status": status} for number, status in handled],
         "points": [

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from bot.cli import main
 from dialogs.base import Services
 from dispatch import stats
-from dispatch.clock import FrozenClock, as_utc
+from dispatch.clock import FrozenClock
 from dispatch.jobs import JobContext, run_job
 from dispatch.retention import RetentionPeriod, RetentionPolicy
 from storage.models import (
@@ -73,7 +73,9 @@ async def case_of(services: Services, number: str) -> Case:
         return case
 
 
-async def handle_and_close(services: Services, mediator: Any, number: str) -> None:
+async def handle_and_close(
+    services: Services, mediator: Any, number: str, clock: FrozenClock
+) -> None:
     """The mediator accepts, pauses with a reason, notes progress, and closes: every kind of
     free text a case collects from its handler."""
     case = await case_of(services, number)
@@ -84,6 +86,7 @@ async def handle_and_close(services: Services, mediator: Any, number: str) -> No
     await mediator.presses(f"a:{offer_id}")
     assert mediator.said()[0] == "handling.accepted", mediator.texts()
     await mediator.says(f"/pause {number} 当事人王五外出，回来后打{OTHER_PHONE}联系")
+    clock.advance(timedelta(hours=2))
     await mediator.says(f"/resume {number}")
     await mediator.presses(f"c:{case.id}")
     await mediator.taps("调解成功")
@@ -142,9 +145,15 @@ async def cli(*args: str, input: str | None = None) -> Result:
 # -- dialogs ---------------------------------------------------------------------------------
 
 
+# The same scenarios at night (quiet hours: notices wait) and in the afternoon, local time.
+AT_HOURS = pytest.mark.parametrize("hour", [3, 15], ids=["03h", "15h"])
+
+
+@AT_HOURS
 async def test_an_abandoned_dialog_is_deleted_after_30_days(
-    services: Services, person, clock: FrozenClock
+    services: Services, person, clock: FrozenClock, hour: int
 ) -> None:
+    clock.set(datetime(2026, 11, 24, hour, tzinfo=ZONE))
     early, late = person("early"), person("late")
     for citizen in (early, late):
         if citizen is late:
@@ -183,17 +192,31 @@ async def test_an_abandoned_dialog_is_deleted_after_30_days(
 # -- closed cases ----------------------------------------------------------------------------
 
 
+@AT_HOURS
 async def test_a_closed_case_is_redacted_after_3_years_with_the_same_statistics(
-    services: Services, person, clock: FrozenClock
+    services: Services, person, clock: FrozenClock, hour: int
 ) -> None:
+    clock.set(datetime(2026, 11, 24, hour, tzinfo=ZONE))
     mediator = await make_staff(services, "mediator-a", "mediator", VILLAGE_MEDIATION)
-    closed = await report(person("villager"))
-    await handle_and_close(services, mediator, closed)
-    still_open = await report(person("worker"), WAGES, OTHER_PHONE)
-    closed_case, open_case = await case_of(services, closed), await case_of(services, still_open)
+    villager = person("villager")
     day = clock.now().astimezone(ZONE).date()
+    closed = await report(villager)
+    await handle_and_close(services, mediator, closed, clock)
+    still_open = await report(person("worker"), WAGES, OTHER_PHONE)
+    # 回访 three days later: basically satisfied, with a comment naming people.
+    clock.advance(timedelta(days=3, minutes=1))
+    await run_job("followup", ctx(services))
+    closed_case, open_case = await case_of(services, closed), await case_of(services, still_open)
+    await villager.presses(f"f:{closed_case.id}:b")
+    await villager.says("调解员很耐心，王五家现在早上七点以后才开工")
+    assert villager.said()[0] == "followup.thanks", villager.texts()
+    closed_case = await case_of(services, closed)
+    assert closed_case.status == "closed"
+    closed_at = clock.now()  # the case's last event: archived after the answer
     before = await figures_of(services, day)
     assert before[0].now.new_total == 2 and before[0].now.resolved == 1
+    assert before[0].now.avg_handling_hours == 0.0  # the two paused hours do not count
+    assert before[1].now.satisfaction == 1.0 and before[1].now.followups_answered == 1
     held = await everything_about(services, closed_case.id)
     assert PHONE in held and OTHER_PHONE in held and "早上七点" in held and "早八点" in held
     open_before = await everything_about(services, open_case.id)
@@ -201,10 +224,9 @@ async def test_a_closed_case_is_redacted_after_3_years_with_the_same_statistics(
     # Long notices are kept 10 years here, so what goes from the notices below is the
     # case's own redaction, not the notice rule's.
     keep_notices = {"notices": RetentionPeriod(years=10)}
-    clock.advance(timedelta(days=3 * 365 - 1))  # not yet 3 calendar years since it closed
+    clock.set(closed_at.replace(year=closed_at.year + 3) - timedelta(days=1))
     result = await run_job("retention", ctx(services, **keep_notices))
     assert "0 closed cases redacted" in result, result
-    closed_at = as_utc(closed_case.resolved_at or clock.now())
     clock.set(closed_at.replace(year=closed_at.year + 3) + timedelta(days=1))
     result = await run_job("retention", ctx(services, **keep_notices))
     assert "1 closed cases redacted" in result, result
@@ -236,7 +258,8 @@ async def test_a_closed_case_is_redacted_after_3_years_with_the_same_statistics(
                 select(OutboxMessage).where(OutboxMessage.case_id == closed_case.id)
             )
         ).all()
-    assert kinds[0] == "report" and "resolve" in kinds and kinds[-1] == "redact"
+    assert kinds[0] == "report" and "resolve" in kinds and "followup" in kinds
+    assert kinds[-1] == "redact"
     assert notices and all(n.reply.get("redacted") for n in notices)
     # Every figure of that day and that month, and of the periods before them, is the same.
     assert await figures_of(services, day) == before
@@ -257,6 +280,8 @@ async def test_sent_notices_lose_their_text_after_90_days(
     clock.advance(timedelta(days=91))
     result = await run_job("retention", ctx(services))
     assert "notices redacted" in result and not result.split(", ")[2].startswith("0"), result
+    again = await run_job("retention", ctx(services))
+    assert ", 0 notices redacted" in again, again
     async with services.sessions() as session:
         rows = (await session.scalars(select(OutboxMessage))).all()
     sent = [r for r in rows if r.status == "sent"]
@@ -347,8 +372,13 @@ async def test_erase_waits_for_the_open_case_then_leaves_nothing_personal(
     assert asked.exit_code == 1
     assert (await case_of(services, number)).phone == PHONE  # nothing happened
 
-    await handle_and_close(services, mediator, number)
+    await handle_and_close(services, mediator, number, clock)
     before = await figures_of(services, day)
+    # The mediator's own export names the case but does not carry the reporter's data.
+    theirs = await cli("person", "export", "console:mediator-a")
+    assert number in theirs.stdout and json.loads(theirs.stdout)["notices"]
+    for other in (PHONE, "139****5678", "早上七点"):
+        assert other not in theirs.stdout, other
     erased = await cli("person", "erase", number, "--yes")  # the case's reporter
     assert erased.exit_code == 0, erased.output
     assert f"person {person_id} erased: 1 chat identities deleted, 1 cases redacted" in (
