@@ -457,3 +457,29 @@ async def test_a_malformed_policy_file_is_refused_with_the_field_path(
     assert ran.stderr == (
         f"error: {broken}: closed_cases: '3 years' is not a period like 30d, 3y or 1y180d\n"
     )
+
+
+async def test_a_run_that_dies_mid_case_leaves_it_whole_and_the_next_run_finishes(
+    services: Services, person, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dispatch import workflow
+
+    mediator = await make_staff(services, "mediator-a", "mediator", VILLAGE_MEDIATION)
+    number = await report(person("villager"))
+    await handle_and_close(services, mediator, number, clock)
+    case = await case_of(services, number)
+    held = await everything_about(services, case.id)
+    clock.advance(timedelta(days=4 * 365))
+
+    def dies(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed between two steps")
+
+    # The process dies after the case row was cleared, before its `redact` event is written.
+    monkeypatch.setattr(workflow, "record", dies)
+    with pytest.raises(RuntimeError):
+        await run_job("retention", ctx(services))
+    monkeypatch.undo()
+    assert await everything_about(services, case.id) == held  # all or nothing
+    result = await run_job("retention", ctx(services))
+    assert "1 closed cases redacted" in result, result
+    assert PHONE not in await everything_about(services, case.id)
