@@ -16,15 +16,22 @@ from dispatch.clock import Clock
 from dispatch.context import Domain
 from dispatch.points import PointRules, default_rules
 from dispatch.policy import Policy, default_policy
+from dispatch.retention import RetentionPolicy, default_retention
 from handlers.charts import MatplotlibCharts
 from storage.database import create_engine, session_factory
 
 
 def build_domain(
-    clock: Clock, zone: ZoneInfo, *, policy: Policy | None = None, rules: PointRules | None = None
+    clock: Clock,
+    zone: ZoneInfo,
+    *,
+    policy: Policy | None = None,
+    rules: PointRules | None = None,
+    retention: RetentionPolicy | None = None,
 ) -> Domain:
-    """The domain's long-lived parts: the shipped SLA policy and points rules unless given,
-    notices through dispatch.notifications, charts drawn with matplotlib."""
+    """The domain's long-lived parts: the shipped SLA policy, points rules and retention
+    policy unless given, notices through dispatch.notifications, charts drawn with
+    matplotlib."""
     return Domain(
         clock=clock,
         zone=zone,
@@ -32,6 +39,7 @@ def build_domain(
         rules=rules if rules is not None else default_rules(),
         notify=notifications.handle,
         charts=MatplotlibCharts(),
+        retention=retention if retention is not None else default_retention(),
     )
 
 

@@ -1,9 +1,9 @@
 """What a domain operation is given: the long-lived `Domain` and the per-unit-of-work `Ctx`.
 
 The composition root (bot/, and the tests' fixtures) builds one `Domain` at start-up with
-the clock, the zone, the SLA policy and the points rules it loaded, the notification sink
-and the chart renderer; a handled message or a sweep step wraps it with its own session in
-a `Ctx`. Nothing in dispatch/ loads a policy or rules file on its own.
+the clock, the zone, the SLA policy, the points rules and the retention policy it loaded,
+the notification sink and the chart renderer; a handled message or a sweep step wraps it
+with its own session in a `Ctx`. Nothing in dispatch/ loads a policy or rules file on its own.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dispatch.policy import Policy
 if TYPE_CHECKING:
     from dispatch.events import Event
     from dispatch.points import PointRules
+    from dispatch.retention import RetentionPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class Domain:
     rules: PointRules
     notify: Notify
     charts: ChartRenderer
+    retention: RetentionPolicy  # dispatch/data/retention.yaml, applied by the retention job
 
     def within(self, session: AsyncSession) -> Ctx:
         return Ctx(self, session)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from dispatch import digests, sweep
+from dispatch import digests, retention, sweep
 from dispatch.context import Domain, WithDomain
 from storage.database import Sessions
 from storage.models import InboundSeen
@@ -59,6 +59,12 @@ async def _housekeeping(ctx: JobContext) -> str:
     return f"{result.rowcount} message keys forgotten"  # type: ignore[attr-defined]
 
 
+async def _retention(ctx: JobContext) -> str:
+    """dispatch/data/retention.yaml: abandoned dialogs, closed cases, old notices, inactive
+    citizens (handled-message keys are the housekeeping job's)."""
+    return (await retention.apply_retention(ctx.sessions, ctx.domain)).summary()
+
+
 def previous_month(day: date) -> date:
     return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
 
@@ -96,6 +102,12 @@ JOBS: dict[str, Job] = {
             "forget the keys of handled messages after a day",
             _housekeeping,
             ("interval", {"hours": 1}),
+        ),
+        Job(
+            "retention",
+            "personal data past dispatch/data/retention.yaml's periods, daily at 03:30",
+            _retention,
+            ("cron", {"hour": 3, "minute": 30}),
         ),
         Job(
             "rankings",

@@ -184,6 +184,9 @@ class Case(Base):
     followup_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     followup_state: Mapped[str | None] = mapped_column(String(12))
     rating: Mapped[str | None] = mapped_column(String(16))
+    # When the reporter's contact details and the case's free text were redacted (retention
+    # or erasure; docs/architecture.md, "Privacy"). The facts and events stay for statistics.
+    redacted_at: Mapped[datetime | None]
 
 
 class CaseEvent(Base):
@@ -300,6 +303,19 @@ class OutboxMessage(Base):
     # An urgent notice delayed past the threshold: how many of its case's centre dispatchers
     # were told on another channel (0: nobody reachable there); NULL: not reported.
     delay_told: Mapped[int | None] = mapped_column(Integer)
+
+
+class PrivacyRecord(Base):
+    """That a person's data was exported, erased or forgotten, when, and counts of what was
+    touched: never the data itself (docs/architecture.md, "Privacy")."""
+
+    __tablename__ = "privacy_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))  # export | erase | forget
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    at: Mapped[datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class PointsEntry(Base):

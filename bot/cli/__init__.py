@@ -1,7 +1,18 @@
 """The `pingan` command line: the root group and shared database context in `root`, one
 module per group of commands. Importing this package registers them all on `main`."""
 
-from bot.cli import cases, database, doctor, jobs, outbox, people, run, wechat
+from bot.cli import cases, database, doctor, jobs, outbox, people, person, run, wechat
 from bot.cli.root import main
 
-__all__ = ["cases", "database", "doctor", "jobs", "main", "outbox", "people", "run", "wechat"]
+__all__ = [
+    "cases",
+    "database",
+    "doctor",
+    "jobs",
+    "main",
+    "outbox",
+    "people",
+    "person",
+    "run",
+    "wechat",
+]

@@ -68,6 +68,7 @@ def jobs_run(name: str, at: str | None) -> None:
     from bot.app import build_domain
     from bot.wallclock import SystemClock
     from dispatch.clock import FrozenClock
+    from dispatch.datafile import DataFileError
     from dispatch.jobs import JOBS, JobContext, run_job
 
     if name not in JOBS:
@@ -85,10 +86,14 @@ def jobs_run(name: str, at: str | None) -> None:
             moment = moment.replace(tzinfo=settings.zone)
         clock = FrozenClock(moment)
 
+    try:
+        domain = build_domain(clock, settings.zone)
+    except DataFileError as exc:  # an edited data file (sla, points, retention) is broken
+        fail(str(exc))
+
     async def go() -> str:
         async with open_database(settings) as db:
-            ctx = JobContext(db.sessions, build_domain(clock, settings.zone))
-            return await run_job(name, ctx)
+            return await run_job(name, JobContext(db.sessions, domain))
 
     when = clock.now().astimezone(settings.zone)
     click.echo(f"{name} at {when:%Y-%m-%d %H:%M:%S %Z}: {asyncio.run(go())}")
