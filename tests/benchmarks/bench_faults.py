@@ -87,6 +87,7 @@ SIGTERM_LIMIT_S = 15.0  # a graceful stop slower than this is finished with SIGK
 # A supervisor's restart delay after the process died by itself.
 RESTART_AFTER_EXIT_S = 1.0
 READY_LIMIT_S = 60.0
+MAX_UNEXPLAINED_EXITS = 5
 EXPECTED_START_S = 5.0  # `pingan run` to /healthz on a busy 2-core machine
 NGINX_502 = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -583,6 +584,7 @@ async def _run_in(
     log_path = Path(tmp) / "pingan-run.log"
     stops: list[Stop] = []
     proc: asyncio.subprocess.Process | None = None
+    gave_up = ""
     try:
         async with FakeTelegramAPI(token=BOT_TOKEN) as fake:
             gate = FaultGate(fake.base_url, gate_rng, profile)
@@ -615,7 +617,8 @@ async def _run_in(
                 faults_began = time.monotonic()
                 kills = 0
                 was_sending: set[str] = set()
-                while kills < profile.kills and time.monotonic() < hard_deadline:
+                exits_unexplained = 0
+                while kills < profile.kills and time.monotonic() < hard_deadline and not gave_up:
                     during_startup, up, sig = plan[kills]
                     child = await _spawn(env, tmp, log_path)
                     proc = child.proc
@@ -641,7 +644,13 @@ async def _run_in(
                     if exited:
                         code: Any = proc.returncode
                         stop_s, name = 0.0, "exited"
+                        # Exits with no fault to blame, again and again: it cannot start at
+                        # all, and waiting for the deadline would only hide that.
+                        exits_unexplained = exits_unexplained + 1 if fault is None else 0
+                        if exits_unexplained >= MAX_UNEXPLAINED_EXITS:
+                            gave_up = f"{exits_unexplained} exits in a row outside any fault"
                     else:
+                        exits_unexplained = 0
                         code, stop_s = await _stop(proc, sig)
                         name = sig.name
                         kills += 1
@@ -674,7 +683,7 @@ async def _run_in(
                 proc = (await _spawn(env, tmp, log_path)).proc
                 drain_began = time.monotonic()
                 drained = False
-                while time.monotonic() - drain_began < profile.drain_s:
+                while not gave_up and time.monotonic() - drain_began < profile.drain_s:
                     await asyncio.sleep(1.0)
                     if proc.returncode is not None:
                         stops.append(
@@ -728,6 +737,7 @@ async def _run_in(
         "faults_s": round(faults_s, 1),
         "drain_s": round(drain_s, 1),
         "drained": drained,
+        "gave_up": gave_up,
         "rows": final_rows,
         "delivered": {token: dict(counts) for token, counts in delivered.items()},
         "other_messages": other_messages,
@@ -829,6 +839,7 @@ def analyse(result: dict[str, Any]) -> dict[str, Any]:
         new_doubt_per_stop.append(len(fresh))
     new_doubt_by_signal: Counter[str] = Counter(ever_in_doubt.values())
     return {
+        "gave_up": result["gave_up"],
         "queued": len(recipients),
         "people": len(set(recipients.values())),
         "kills": len(kill_stops),
@@ -888,6 +899,8 @@ def problems_of(figures: dict[str, Any], profile: Profile) -> list[str]:
         problems.append(
             f"{figures['recorded_sent_never_delivered']} notices recorded sent but never delivered"
         )
+    if figures["gave_up"]:
+        problems.append(f"`pingan run` does not start: {figures['gave_up']} (see its log)")
     if figures["kills"] < profile.kills:
         problems.append(f"only {figures['kills']} kills of {profile.kills} before the deadline")
     return problems
