@@ -6,7 +6,7 @@
    dropped and recreated, as the tests do);
 4. the sweep and the daily report on a million cases (``bench_sweep``);
 5. start-up, memory and shutdown of the real ``pingan run`` (``bench_run``);
-6. notices through kills, 429/5xx bursts and an outage (``bench_faults``, 10-15 minutes).
+6. notices through kills, 429/5xx bursts and an outage (``bench_faults``, 10-16 minutes).
 
 Each runs in its own interpreter (fresh memory, its own event loop).  The exit status is 1
 if any of them failed (a failed dialog, a missing case, an unclean exit...).
