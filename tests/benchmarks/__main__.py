@@ -4,7 +4,9 @@
 2. whole conversations on SQLite (``bench_conversations``);
 3. the same on PostgreSQL, if PINGAN_TEST_DATABASE_URL is set (its public schema is
    dropped and recreated, as the tests do);
-4. start-up, memory and shutdown of the real ``pingan run`` (``bench_run``).
+4. the sweep and the daily report on a million cases (``bench_sweep``);
+5. start-up, memory and shutdown of the real ``pingan run`` (``bench_run``);
+6. notices through kills, 429/5xx bursts and an outage (``bench_faults``, 10-16 minutes).
 
 Each runs in its own interpreter (fresh memory, its own event loop).  The exit status is 1
 if any of them failed (a failed dialog, a missing case, an unclean exit...).
@@ -41,6 +43,9 @@ def plan(users: int | None) -> list[tuple[str, list[str]]]:
         )
     steps.append(("sweep and daily report, 1M cases (SQLite)", ["tests.benchmarks.bench_sweep"]))
     steps.append(("pingan run: start-up, memory, shutdown", ["tests.benchmarks.bench_run"]))
+    steps.append(
+        ("faults: kills, 429/5xx bursts, an outage (SQLite)", ["tests.benchmarks.bench_faults"])
+    )
     return steps
 
 
