@@ -8,9 +8,16 @@ import contextlib
 import json
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
@@ -42,6 +49,52 @@ async def check_schema(app: App) -> None:
             "the database is not initialised or not up to date:"
             " run `pingan init` (or `pingan init --demo`)"
         )
+
+
+# What Telegram may answer while it (or the way to it) is down: a refused connection, a
+# proxy's HTML error page, a 5xx, a 429. None of it is a reason to stop the notices, the
+# WeChat callback or the scheduler, which do not need Telegram to be up.
+TELEGRAM_DOWN = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter, ClientDecodeError)
+
+
+async def _until_done(
+    what: str, call: Callable[[], Awaitable[object]], stop: asyncio.Event
+) -> bool:
+    """Call until it succeeds (backing off up to a minute) or `stop` is set."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await call()
+            return True
+        except TELEGRAM_DOWN as exc:
+            log.warning(
+                "telegram: %s failed (%s); trying again in %.0f s", what, type(exc).__name__, delay
+            )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await stop.wait()
+        delay = min(delay * 2, 60.0)
+    return False
+
+
+async def _telegram(
+    bot: Bot,
+    dispatcher: Dispatcher,
+    locale: str,
+    webhook_url: str | None,
+    secret: str | None,
+    stop: asyncio.Event,
+) -> None:
+    """Telegram's own set-up, then polling: retried in the background while Telegram cannot
+    be reached, so that a start during an outage still sends notices on the other channels
+    and serves the webhook and /healthz."""
+    await _until_done("publishing the command list", lambda: publish_commands(bot, locale), stop)
+    if webhook_url is not None:
+        await _until_done(
+            "setting the webhook", lambda: bot.set_webhook(webhook_url, secret_token=secret), stop
+        )
+    elif await _until_done("removing the webhook", bot.delete_webhook, stop):
+        await poll(dispatcher, bot)
 
 
 @web.middleware
@@ -157,20 +210,30 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
     background: list[asyncio.Task[Any]] = []
     try:
-        if bot is not None:
-            await publish_commands(bot, settings.default_locale)
         async with asyncio.TaskGroup() as group:
             for sender in senders:
                 background.append(group.create_task(sender.run(), name="outbox-sender"))
             if wechat is not None:
                 background.append(group.create_task(wechat.callback.run(), name="wechat"))
             if bot is not None and dispatcher is not None:
-                if settings.public_url is not None:
-                    url = str(settings.public_url).rstrip("/") + WEBHOOK_PATH
-                    await bot.set_webhook(url, secret_token=secret_value)
-                else:
-                    await bot.delete_webhook()
-                    group.create_task(poll(dispatcher, bot), name="polling")
+                webhook_url = (
+                    str(settings.public_url).rstrip("/") + WEBHOOK_PATH
+                    if settings.public_url is not None
+                    else None
+                )
+                background.append(
+                    group.create_task(
+                        _telegram(
+                            bot,
+                            dispatcher,
+                            settings.default_locale,
+                            webhook_url,
+                            secret_value,
+                            stop,
+                        ),
+                        name="telegram",
+                    )
+                )
             scheduler.start()
             log.info(
                 "pingan ready: telegram %s, wechat %s, http on %s:%s",
@@ -184,7 +247,9 @@ async def serve(
             await stop.wait()
             scheduler.shutdown(wait=False)
             if bot is not None and dispatcher is not None and settings.public_url is None:
-                await dispatcher.stop_polling()
+                # Polling may not have started yet (Telegram unreachable since start-up).
+                with contextlib.suppress(RuntimeError):
+                    await dispatcher.stop_polling()
             # A sender that is cancelled lets its call in flight finish (a few seconds at
             # most), records it, and gives back whatever else it had claimed before the
             # group lets us go on (handlers/sender.py).

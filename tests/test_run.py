@@ -7,6 +7,7 @@ import asyncio
 import socket
 
 import aiohttp
+import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -58,5 +59,34 @@ async def test_one_process_serves_telegram_and_wechat(
             # Telegram is polled at the same time.
             telegram.push_update(telegram.text_update(42, "/start"))
             await telegram.wait_for_sent(42, text_contains="您好", since=0, timeout=10)
+            stop.set()
+            await asyncio.wait_for(asyncio.shield(running), 15)
+
+
+@pytest.mark.parametrize("answer", [502, None], ids=["502-page", "connection-dropped"])
+async def test_a_start_during_a_telegram_outage_waits_for_telegram_instead_of_exiting(
+    engine: AsyncEngine, services: Services, answer: int | None
+) -> None:
+    port = free_port()
+    async with FakeTelegramAPI(token="123456:TEST-TOKEN-abcdefghijklmnopqrstu") as telegram:
+        settings = Settings(
+            telegram_token=SecretStr(telegram.token),
+            telegram_api_base=telegram.base_url,  # type: ignore[arg-type]
+            http_port=port,
+        )
+        telegram.go_down(answer)
+        stop, ready = asyncio.Event(), asyncio.Event()
+        async with asyncio.TaskGroup() as group:
+            running = group.create_task(serve(App(settings, engine, services), stop, ready))
+            # Up and serving (notices on other channels, /healthz) while Telegram is away.
+            await asyncio.wait_for(ready.wait(), 10)
+            async with aiohttp.ClientSession() as http:
+                health = await http.get(f"http://127.0.0.1:{port}/healthz")
+                assert health.status == 200
+            await asyncio.sleep(1.5)
+            assert not running.done()
+            telegram.come_back()
+            telegram.push_update(telegram.text_update(42, "/start"))
+            await telegram.wait_for_sent(42, text_contains="您好", since=0, timeout=20)
             stop.set()
             await asyncio.wait_for(asyncio.shield(running), 15)
