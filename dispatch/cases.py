@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import points, sla_clocks, workflow
@@ -41,7 +41,17 @@ from dispatch.routing import (
 )
 from dispatch.vocab import LEVELS, RISKS
 from dispatch.workflow import TransitionRefused
-from storage.models import Case, CaseEvent, CaseMedia, CaseOffer, CaseRead, Person, Region, Unit
+from storage.models import (
+    Case,
+    CaseEvent,
+    CaseMedia,
+    CaseOffer,
+    CaseRead,
+    Person,
+    Region,
+    StatusMiss,
+    Unit,
+)
 from storage.upserts import next_in_sequence
 
 OPEN_STATES = ("reported", "assigned", "in_progress", "escalated")
@@ -287,7 +297,11 @@ async def offer_to_queue_centre(ctx: Ctx, case: Case) -> list[tuple[CaseOffer, P
     dispatchers = (
         await session.scalars(
             select(Person)
-            .where(Person.unit_code == case.unit_code, Person.role == "dispatcher")
+            .where(
+                Person.unit_code == case.unit_code,
+                Person.role == "dispatcher",
+                Person.disabled_at.is_(None),
+            )
             .order_by(Person.id)
         )
     ).all()
@@ -334,7 +348,11 @@ async def pick_up_waiting(ctx: Ctx, person: Person, limit: int = 50) -> list[Cas
     (routing.could_take: their unit's region subtree, the category, the level), oldest
     first, at most `limit`. Each offer is as by offer_next() with them as the target."""
     session = ctx.session
-    if person.role not in ("mediator", "dispatcher") or person.unit_code is None:
+    if (
+        person.role not in ("mediator", "dispatcher")
+        or person.unit_code is None
+        or person.disabled_at is not None
+    ):
         return []
     unit = await session.get(Unit, person.unit_code)
     region = await session.get(Region, unit.region_code) if unit else None
@@ -673,18 +691,48 @@ async def find_case(session: AsyncSession, number: str) -> Case | None:
     return await session.scalar(select(Case).where(Case.number == number.strip()))
 
 
+# Look-ups that find nothing the person may read, allowed per person in a sliding window:
+# case numbers are sequential, so without a limit anyone could walk them.
+MISSES_ALLOWED = 5
+MISS_WINDOW = timedelta(minutes=10)
+
+
+class TooManyLookUps(Exception):
+    """The person missed MISSES_ALLOWED look-ups within MISS_WINDOW; nothing was looked up."""
+
+    reason = "status.too_many"
+
+
 async def readable_case(
     session: AsyncSession, clock: Clock, person: Person, number: str
 ) -> Case | None:
-    """The case if `person` may read it (else None, so existence is not revealed).
+    """The case if `person` may read it (org.may_read), else None: a case one may not read
+    answers exactly like one that does not exist.
 
-    Every read by staff leaves a `case_reads` row.
+    Outcomes: the case (every read by staff of a case they did not report leaves a
+    `case_reads` row); None, recorded as a miss; TooManyLookUps, nothing looked up, when
+    the person already missed MISSES_ALLOWED times in the last MISS_WINDOW (a sliding
+    window in the database, so it holds across workers and restarts; a hit does not count,
+    and while throttled even a number that would be found is not looked up).
     """
+    now = clock.now()
+    since = now - MISS_WINDOW
+    misses = await session.scalar(
+        select(func.count())
+        .select_from(StatusMiss)
+        .where(StatusMiss.person_id == person.id, StatusMiss.at > since)
+    )
+    if (misses or 0) >= MISSES_ALLOWED:
+        raise TooManyLookUps
     case = await find_case(session, number)
     if case is None or not await may_read(session, person, case):
+        await session.execute(
+            delete(StatusMiss).where(StatusMiss.person_id == person.id, StatusMiss.at <= since)
+        )
+        session.add(StatusMiss(person_id=person.id, at=now))
         return None
     if person.role != "citizen" and case.reporter_id != person.id:
-        session.add(CaseRead(case_id=case.id, person_id=person.id, at=clock.now()))
+        session.add(CaseRead(case_id=case.id, person_id=person.id, at=now))
     return case
 
 

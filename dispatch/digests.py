@@ -168,7 +168,13 @@ async def send_due_digests(sessions: Sessions, domain: Domain) -> Sent:
     now_local = clock.now().astimezone(zone)
     today = now_local.date()
     async with sessions() as session:
-        leaders = list((await session.scalars(select(Person).where(Person.role == "leader"))).all())
+        leaders = list(
+            (
+                await session.scalars(
+                    select(Person).where(Person.role == "leader", Person.disabled_at.is_(None))
+                )
+            ).all()
+        )
     for leader in leaders:
         if now_local.time() < local_digest_time(leader, domain.policy):
             continue
@@ -247,6 +253,7 @@ async def push_rankings(sessions: Sessions, domain: Domain, month: date) -> Sent
                             ((Unit.region_code == ranking.parent_code) & (Person.role == "leader"))
                             | (Unit.region_code.in_(named) & (Person.role != "citizen"))
                         )
+                        .where(Person.disabled_at.is_(None))
                     )
                 ).all()
             )

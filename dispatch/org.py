@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.orgfile import OrgFile
 from dispatch.vocab import LEVELS
-from storage.models import Case, Person, Region, Unit
+from storage.models import Case, CaseEvent, CaseOffer, Person, Region, Unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +110,66 @@ async def jurisdiction_path(session: AsyncSession, person: Person) -> str | None
 
 
 async def may_read(session: AsyncSession, person: Person, case: Case) -> bool:
-    """A citizen reads only their own reports; staff, cases in their unit's subtree or on them."""
+    """Need-to-know (docs/architecture.md, "Privacy"): who may open a case.
+
+    - its reporter;
+    - nobody else who is a citizen, and nobody disabled (`pingan staff disable`);
+    - the people on it: its assignee and anyone it was ever offered to;
+    - the staff of a unit that holds or held it (the case's unit, a unit it was offered
+      to, a centre whose queue it waited in);
+    - the dispatchers and leaders (and admins) of a centre over the case's place, at any
+      level above it;
+    - the staff of a department: the cases of its categories in its region (those referred
+      or escalated to it are "held" above).
+
+    A county line department thus reads labour disputes in its county, not neighbours'
+    quarrels; a village committee reads what it was given, not its neighbour village's.
+    """
     if case.reporter_id == person.id:
         return True
-    if person.role == "citizen":
+    if person.role == "citizen" or person.disabled_at is not None:
         return False
     if case.assignee_id == person.id:
         return True
-    path = await jurisdiction_path(session, person)
-    return path is not None and case.region_path.startswith(path)
+    offers = (
+        await session.execute(
+            select(CaseOffer.person_id, CaseOffer.unit_code).where(CaseOffer.case_id == case.id)
+        )
+    ).all()
+    if any(row.person_id == person.id for row in offers):
+        return True
+    if person.unit_code is None:
+        return False
+    held = {row.unit_code for row in offers}
+    if case.unit_code is not None:
+        held.add(case.unit_code)
+    if person.unit_code in held:
+        return True
+    if person.unit_code in await _queued_at(session, case):
+        return True
+    unit = await session.get(Unit, person.unit_code)
+    if unit is None:
+        return False
+    region = await session.get(Region, unit.region_code)
+    if region is None or not case.region_path.startswith(region.path):
+        return False
+    if unit.kind == "center":
+        return person.role in CENTRE_READERS
+    if unit.kind == "department":
+        return "all" in unit.categories or case.category in unit.categories
+    return False
+
+
+# Who, in a centre over a case's place, reads it: those who triage, chase and supervise.
+CENTRE_READERS = frozenset({"dispatcher", "leader", "admin"})
+
+
+async def _queued_at(session: AsyncSession, case: Case) -> set[str]:
+    """The centres whose queue the case waited in (`unroutable` events name them)."""
+    rows = await session.scalars(
+        select(CaseEvent.data).where(CaseEvent.case_id == case.id, CaseEvent.kind == "unroutable")
+    )
+    return {str(data["to"]) for data in rows if isinstance(data, dict) and data.get("to")}
 
 
 def level_index(level: str) -> int:

@@ -154,7 +154,8 @@ async def redeem_invite(
 ) -> Unit:
     """Bind `person` to the invite's role and unit.
 
-    Outcomes: InviteError("bind.unknown") when no such code, ("bind.used") when already used,
+    Outcomes: InviteError("bind.unknown") when no such code, ("bind.revoked") when revoked
+    (`pingan invite revoke`), ("bind.used") when already used,
     ("bind.expired") when past its expiry; else the person's role, unit and region are set,
     the code is spent (compare-and-set, so two people racing for one code: one wins) and
     the unit is returned. A mediator or dispatcher is offered, in the same unit of work,
@@ -165,6 +166,8 @@ async def redeem_invite(
     invite = await session.scalar(select(Invite).where(Invite.code_hash == _hash(code)))
     if invite is None:
         raise InviteError("bind.unknown")
+    if invite.revoked_at is not None:
+        raise InviteError("bind.revoked")
     if invite.used_at is not None:
         raise InviteError("bind.used")
     now = clock.now()
@@ -172,7 +175,7 @@ async def redeem_invite(
         raise InviteError("bind.expired")
     spent = await session.execute(
         update(Invite)
-        .where(Invite.id == invite.id, Invite.used_at.is_(None))
+        .where(Invite.id == invite.id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
         .values(used_at=now, used_by=person.id)
         .execution_options(synchronize_session=False)
     )

@@ -21,7 +21,11 @@ async def people_at(
     stmt = (
         select(Person)
         .join(Unit, Unit.code == Person.unit_code)
-        .where(Unit.region_code.in_(codes), Person.role.in_(list(roles)))
+        .where(
+            Unit.region_code.in_(codes),
+            Person.role.in_(list(roles)),
+            Person.disabled_at.is_(None),
+        )
         .order_by(Person.id)
     )
     return list((await session.scalars(stmt)).all())

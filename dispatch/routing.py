@@ -55,7 +55,7 @@ async def _least_loaded(
     )
     stmt = (
         select(Person)
-        .where(Person.unit_code == unit_code, Person.role == role)
+        .where(Person.unit_code == unit_code, Person.role == role, Person.disabled_at.is_(None))
         .order_by((open_cases + open_offers).asc(), Person.id.asc())
         .limit(1)
     )

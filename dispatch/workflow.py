@@ -54,6 +54,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     # No mediator could take it: the centre's dispatcher gets it, or its queue keeps it.
     _t("unroutable", {"reported", "assigned", "escalated"}, "reported", {SYSTEM}),
     _t("accept", {"assigned"}, "in_progress", STAFF_HANDLERS),
+    # The handler left (`pingan staff disable`): the case goes back to the centre.
+    _t("hand_back", {"in_progress"}, "reported", {SYSTEM}),
     _t("progress", {"in_progress"}, "in_progress", STAFF_HANDLERS),
     _t("resolve", {"in_progress"}, "resolved", STAFF_HANDLERS),
     _t("fail", {"in_progress"}, "unresolved", STAFF_HANDLERS),

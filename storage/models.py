@@ -82,6 +82,9 @@ class Person(Base):
     # A leader's daily report time, "HH:MM" local; None means the policy's default (18:00).
     digest_time: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime]
+    # Set by `pingan staff disable`: the person left; their role and unit stay for the
+    # history, but routing skips them and their chat identities are gone.
+    disabled_at: Mapped[datetime | None]
 
 
 class Identity(Base):
@@ -117,6 +120,8 @@ class Invite(Base):
     used_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     # A link code (/link): whoever redeems it is this person on another channel.
     link_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # Set by `pingan invite revoke`: the code can no longer be redeemed.
+    revoked_at: Mapped[datetime | None]
 
 
 class CaseCounter(Base):
@@ -240,6 +245,18 @@ class CaseRead(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime]
+
+
+class StatusMiss(Base):
+    """A case look-up (/status, /supervise) that found nothing the person may read: the
+    sliding window that throttles walking the case numbers (dispatch/cases.py)."""
+
+    __tablename__ = "status_misses"
+    __table_args__ = (Index("ix_status_misses_person_at", "person_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     at: Mapped[datetime]
 

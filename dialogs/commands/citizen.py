@@ -138,8 +138,13 @@ async def status(turn: Turn, state: DialogState | None, argument: str) -> None:
 
 async def show_status(turn: Turn, number: str) -> None:
     """A case's card and recent events, for someone who may read it ("status.not_found"
-    otherwise), with the handler's buttons for its handler and 督办 for a leader."""
-    case = await cases.readable_case(turn.session, turn.clock, turn.person, number[:20])
+    otherwise; "status.too_many" after too many misses, see cases.readable_case), with the
+    handler's buttons for its handler and 督办 for a leader."""
+    try:
+        case = await cases.readable_case(turn.session, turn.clock, turn.person, number[:20])
+    except cases.TooManyLookUps as refused:
+        turn.say(refused.reason)
+        return
     if case is None:
         turn.say("status.not_found", number=number[:20])
         return

@@ -42,7 +42,12 @@ async def digest(turn: Turn, state: DialogState | None, argument: str) -> None:
 # may not read is "status.not_found" for them whatever their role.
 @feature.command("supervise", help="command_help.supervise")
 async def supervise_command(turn: Turn, state: DialogState | None, argument: str) -> None:
-    case = await cases.readable_case(turn.session, turn.clock, turn.person, argument[:20])
+    try:
+        case = await cases.readable_case(turn.session, turn.clock, turn.person, argument[:20])
+    except cases.TooManyLookUps as refused:
+        turn.say(refused.reason)
+        await ask_again(turn, state)
+        return
     if case is None:
         turn.say("status.not_found", number=argument[:20] or "-")
     else:
