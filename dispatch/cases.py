@@ -87,7 +87,10 @@ class ReportDraft:
 
 
 async def place_name(session: AsyncSession, region_code: str | None) -> str:
-    """ "勐海县 勐海镇 曼贺村 第1网格": the names below the prefecture, broadest first."""
+    """The names below the prefecture, broadest first, e.g.
+
+    勐海县 勐海镇 曼贺村 第1网格
+    """
     if region_code is None:
         return ""
     region = await session.get(Region, region_code)
@@ -416,7 +419,7 @@ async def hand_over(
     - someone else at the same level → "passed" (a mediator) or "centre" (that level's
       centre dispatcher), as a `reoffer`;
     - the next person is a level up (a centre lets its offer lapse, or its level has
-      nobody left) → "escalated" (督办): an `escalate` event (reason offer_timeout), the
+      nobody left) → escalated (督办): an `escalate` event (reason offer_timeout), the
       offer there, Escalated published (reason "unaccepted": both levels' leaders told);
     - nobody left anywhere → "queued": the top centre's queue (enter_queue);
     - no lapsed offer (an accept clock with none open) → routed afresh as a new report.
@@ -663,9 +666,12 @@ async def close_case(
 
 
 async def escalate(ctx: Ctx, person: Person | None, case: Case, reason: str) -> CaseOffer | None:
-    """Move the case one level up (事权不在本级): an `escalate` event, no assignee, the clock
-    stopped, open offers withdrawn, then re-routed above the current unit's level with
-    outcomes as in offer_next(). `person` is None when the sweep escalates for delay."""
+    """Move the case one level up: an `escalate` event, no assignee, the clock stopped, open
+    offers withdrawn, then re-routed above the current unit's level with outcomes as in
+    offer_next(). `person` is None when the sweep escalates for delay.
+
+    事权不在本级: the matter is not this level's to decide.
+    """
     session, clock = ctx.session, ctx.clock
     level = "grid"
     region: Region | None = None
@@ -819,8 +825,8 @@ async def resume(ctx: Ctx, person: Person, case: Case) -> int:
 
 
 async def supervise(ctx: Ctx, person: Person, case: Case) -> None:
-    """挂牌督办: a leader puts a red card on an open case in their jurisdiction; everyone on it
-    is reminded daily (by the sweep) until it closes.
+    """A leader puts a red card on an open case in their jurisdiction; everyone on it is
+    reminded daily (by the sweep) until it closes: 挂牌督办.
 
     TransitionRefused("case.not_allowed") for anyone but a leader who may read the case,
     ("case.wrong_state") for a closed case, ("supervise.already"), ("case.taken").
@@ -846,7 +852,8 @@ RATING_POINTS = {"satisfied": "satisfied", "basic": "basic_satisfied"}
 async def answer_followup(
     ctx: Ctx, person: Person, case_id: int, rating: str, comment: str
 ) -> Case:
-    """The reporter's answer to 回访.
+    """The reporter's answer to the follow-up visit,
+    回访.
 
     Outcomes: 满意 / 基本满意 → recorded, points to the unit and mediator, the case archived;
     不满意 → recorded, points taken, the case reopened and offered to the centre's

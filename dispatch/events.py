@@ -111,7 +111,10 @@ class Moved:
 
 @dataclass(frozen=True, slots=True)
 class Overdue:
-    """The case passed its deadline (催办)."""
+    """The case passed its deadline.
+
+    催办
+    """
 
     case: Case
     key: str
@@ -120,8 +123,9 @@ class Overdue:
 
 @dataclass(frozen=True, slots=True)
 class Escalated:
-    """督办: the case moved one level up because it passed its deadline long enough
-    (`reason` "overdue") or because nobody at its level accepted the offer ("unaccepted")."""
+    """The case moved one level up because it passed its deadline long enough
+    (`reason` "overdue") or because nobody at its level accepted the offer ("unaccepted"):
+    督办."""
 
     case: Case
     from_region: Region | None
@@ -155,7 +159,10 @@ class QueueChased:
 
 @dataclass(frozen=True, slots=True)
 class SupervisionDue:
-    """挂牌督办: the daily notice on a supervised case is due."""
+    """The daily notice on a supervised case is due.
+
+    挂牌督办
+    """
 
     case: Case
     at: datetime  # when the sweep took it; the notice is once per local day
@@ -163,7 +170,10 @@ class SupervisionDue:
 
 @dataclass(frozen=True, slots=True)
 class FollowUpAsked:
-    """回访: the reporter is asked how the case went."""
+    """The reporter is asked how the case went.
+
+    回访
+    """
 
     case: Case
 

@@ -58,7 +58,8 @@ FOLLOWUP_RATINGS = ("satisfied", "basic", "dissatisfied")
 
 
 def offer_buttons(offer_id: int) -> Rows:
-    """接单 / 退回, on an offer and on its reminders."""
+    """Accept and decline, on an offer and on its reminders:
+    接单 / 退回."""
     return (
         (
             Button("button.accept", Accept(offer_id).pack()),
@@ -332,7 +333,10 @@ async def _offer_expired(notices: _Notices, event: OfferExpired) -> None:
 
 
 async def _overdue(notices: _Notices, event: Overdue) -> None:
-    """催办: the assignee (with their buttons) and their centre's dispatchers."""
+    """The assignee (with their buttons) and their centre's dispatchers.
+
+    催办
+    """
     case, session = event.case, notices.ctx.session
     assignee = await session.get(Person, case.assignee_id) if case.assignee_id else None
     due = local_time(case.due_at or event.at, notices.ctx.zone)
@@ -354,8 +358,8 @@ async def _overdue(notices: _Notices, event: Overdue) -> None:
 
 
 async def _escalated(notices: _Notices, event: Escalated) -> None:
-    """督办: the leaders of the level it left and of the level it reached, told why (overdue,
-    or nobody at its level accepted it)."""
+    """The leaders of the level it left and of the level it reached, told why (overdue, or
+    nobody at its level accepted it): 督办."""
     case, session = event.case, notices.ctx.session
     levels = {
         "from": event.from_region.name if event.from_region else "-",
@@ -433,8 +437,8 @@ async def _queue_chased(notices: _Notices, event: QueueChased) -> None:
 
 
 async def _supervision_due(notices: _Notices, event: SupervisionDue) -> None:
-    """挂牌督办: the assignee, the supervising leader, the centre's dispatchers and anyone
-    holding an open offer."""
+    """The assignee, the supervising leader, the centre's dispatchers and anyone holding an
+    open offer: 挂牌督办."""
     case, session = event.case, notices.ctx.session
     card = await notices.card({"days": max(1, (event.at - as_utc(case.created_at)).days)})
     people = [

@@ -57,7 +57,10 @@ class Payload:
 
 @dataclass(frozen=True, slots=True)
 class Accept(Payload):
-    """接单: take the offered case."""
+    """Take the offered case.
+
+    接单
+    """
 
     prefix: ClassVar[str] = "a"
     offer_id: int
@@ -65,7 +68,10 @@ class Accept(Payload):
 
 @dataclass(frozen=True, slots=True)
 class Decline(Payload):
-    """退回: hand the offered case back, with a reason asked next."""
+    """Hand the offered case back, with a reason asked next.
+
+    退回
+    """
 
     prefix: ClassVar[str] = "d"
     offer_id: int
@@ -73,7 +79,10 @@ class Decline(Payload):
 
 @dataclass(frozen=True, slots=True)
 class Progress(Payload):
-    """记录进展 on a case the person holds."""
+    """Record progress on a case the person holds.
+
+    记录进展
+    """
 
     prefix: ClassVar[str] = "p"
     case_id: int
@@ -81,7 +90,10 @@ class Progress(Payload):
 
 @dataclass(frozen=True, slots=True)
 class Close(Payload):
-    """结案: record the outcome of a case the person holds."""
+    """Record the outcome of a case the person holds.
+
+    结案
+    """
 
     prefix: ClassVar[str] = "c"
     case_id: int
@@ -89,7 +101,10 @@ class Close(Payload):
 
 @dataclass(frozen=True, slots=True)
 class Escalate(Payload):
-    """上报上级: move a case the person holds one level up."""
+    """Move a case the person holds one level up.
+
+    上报上级
+    """
 
     prefix: ClassVar[str] = "e"
     case_id: int
@@ -105,7 +120,10 @@ class Pause(Payload):
 
 @dataclass(frozen=True, slots=True)
 class Supervise(Payload):
-    """挂牌督办: a leader's red card on a case."""
+    """A leader's red card on a case.
+
+    挂牌督办
+    """
 
     prefix: ClassVar[str] = "s"
     case_id: int
@@ -116,7 +134,11 @@ RATINGS: dict[str, str] = {"s": "satisfied", "b": "basic", "d": "dissatisfied"}
 
 @dataclass(frozen=True, slots=True)
 class FollowUp(Payload):
-    """回访: the reporter's rating of a closed case (s 满意, b 基本满意, d 不满意)."""
+    """The reporter's rating of a closed case:
+    s 满意, b 基本满意, d 不满意.
+
+    回访
+    """
 
     prefix: ClassVar[str] = "f"
     case_id: int

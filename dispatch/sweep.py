@@ -57,8 +57,8 @@ async def _due_ids(
 
 
 async def sweep(sessions: Sessions, domain: Domain, *, limit: int = BATCH) -> Tally:
-    """One tick: SLA ladders, then 挂牌督办 notices. Cost: one indexed query per column plus
-    the due cases; nothing is read for a case that is not due."""
+    """One tick: SLA ladders, then the red-card supervision notices. Cost: one indexed
+    query per column plus the due cases; nothing is read for a case that is not due."""
     tally = Tally()
     now = domain.clock.now()
     for case_id, expected in await _due_ids(sessions, Case.next_action_at, now, limit):
@@ -173,8 +173,8 @@ async def _chase_queue(ctx: Ctx, case: Case, now: datetime) -> str | None:
 
 
 async def _overdue(ctx: Ctx, case: Case, data: dict[str, object], key: str, now: datetime) -> str:
-    """催办: an `overdue` event, Overdue published (the assignee and their centre's
-    dispatchers are told), and the assignee loses points."""
+    """An `overdue` event, Overdue published (the assignee and their centre's dispatchers
+    are told), and the assignee loses points: 催办."""
     workflow.record(ctx.session, ctx.clock, case, "overdue", None, data)
     await ctx.publish(Overdue(case, key, now))
     await points.award_case(
@@ -184,9 +184,9 @@ async def _overdue(ctx: Ctx, case: Case, data: dict[str, object], key: str, now:
 
 
 async def _escalate(ctx: Ctx, case: Case, data: dict[str, object], key: str, now: datetime) -> str:
-    """督办: the case moves to the centre one level up (cases.escalate), the unit and
-    assignee it left lose points, and Escalated is published (the leaders of both levels
-    are told)."""
+    """The case moves to the centre one level up (cases.escalate), the unit and assignee it
+    left lose points, and Escalated is published (the leaders of both levels are told):
+    督办."""
     session = ctx.session
     from_region = await unit_region(session, case.unit_code)
     unit_code, assignee_id = case.unit_code, case.assignee_id
@@ -201,7 +201,8 @@ async def _escalate(ctx: Ctx, case: Case, data: dict[str, object], key: str, now
 
 
 async def _supervision_notice(ctx: Ctx, case: Case, now: datetime) -> bool:
-    """挂牌督办: everyone on the case hears about it every day until it is closed.
+    """Everyone on a supervised case hears about it every day until it is closed:
+    挂牌督办.
 
     Outcomes: a closed case leaves supervision (False); otherwise the next notice is
     scheduled and SupervisionDue published (True), unless another sweeper took it (False).
@@ -218,8 +219,8 @@ async def _supervision_notice(ctx: Ctx, case: Case, now: datetime) -> bool:
 
 
 async def followups(sessions: Sessions, domain: Domain, *, limit: int = BATCH) -> Tally:
-    """回访: ask reporters how it went; close follow-ups nobody answered in time (then the
-    case is archived if it is still resolved or unresolved)."""
+    """Ask reporters how it went; close follow-ups nobody answered in time (then the case
+    is archived if it is still resolved or unresolved): 回访."""
     tally = Tally()
     clock = domain.clock
     now = clock.now()
