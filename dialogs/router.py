@@ -31,6 +31,7 @@ from dialogs.menu import MENU_COMMANDS, main_menu
 from dialogs.roles import is_staff
 from dispatch import outbox
 from dispatch.inbound import first_sight, queue_replies
+from dispatch.limits import Verdict
 from dispatch.messages import Inbound, Reply
 from dispatch.payloads import Menu, Nav, Payload, StepChoice, parse
 from dispatch.people import person_for
@@ -91,6 +92,9 @@ TRANSIENT = (OperationalError, InterfaceError, TimeoutError, ConnectionError)
 async def handle(services: Services, inbound: Inbound) -> Answer:
     """Answer one message. Never raises: a failure is logged and the person told politely.
 
+    A person writing faster than `services.limiter` allows is told once to slow down, and
+    further messages are dropped (an empty answer) until their allowance refills.
+
     With `inbound.update_key`, the update is recorded in this unit of work and a copy of an
     update already handled gets an empty answer (see dispatch/inbound.py).
     """
@@ -98,6 +102,13 @@ async def handle(services: Services, inbound: Inbound) -> Answer:
         # Keep one character past every limit so that the step still says "too long".
         inbound = replace(inbound, text=inbound.text[: MAX_INBOUND + 1])
     locale = pick_locale(inbound.language, services.default_locale)
+    who = f"{inbound.channel}:{inbound.user_ref}"
+    verdict = services.limiter.admit(who)
+    if verdict is not Verdict.HANDLE:
+        # Past the person's rate: told once, then nothing, and no database work at all.
+        log.info("%s message from %s not handled: too fast", inbound.channel, inbound.user_ref)
+        slow = [Reply("flood.slow_down")] if verdict is Verdict.WARN else []
+        return Answer(slow, locale)
     try:
         async with services.sessions() as session, session.begin():
             key = inbound.update_key
@@ -113,6 +124,7 @@ async def handle(services: Services, inbound: Inbound) -> Answer:
                 inbound.display_name,
                 locale,
             )
+            services.limiter.learn(who, is_staff(person))
             turn = Turn(services, session, person, identity, inbound)
             # Notices parked while the platform would take nothing (WeChat's 48-hour
             # window) go out now that the person has written again.
