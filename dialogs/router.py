@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from dialogs import conversation
 from dialogs.base import Answer, Services, Turn
@@ -109,49 +109,69 @@ async def handle(services: Services, inbound: Inbound) -> Answer:
         log.info("%s message from %s not handled: too fast", inbound.channel, inbound.user_ref)
         slow = [Reply("flood.slow_down")] if verdict is Verdict.WARN else []
         return Answer(slow, locale)
-    try:
-        async with services.sessions() as session, session.begin():
-            key = inbound.update_key
-            if key is not None and not await first_sight(session, services.clock, key):
-                log.info("update %s was already handled; not again", key)
-                return Answer([], locale)
-            person, identity = await person_for(
+    for attempt in (1, 2):
+        try:
+            return await _unit_of_work(services, inbound, locale, who)
+        except IntegrityError:
+            # Two messages of someone new, handled at once (a burst on PostgreSQL), both
+            # create their person: one commits, the other's unit of work is rolled back
+            # whole and, once more, finds the person.
+            if attempt == 1:
+                log.info("a %s message met a concurrent write; once more", inbound.channel)
+                continue
+            log.exception(
+                "failed to handle a %s message from %s", inbound.channel, inbound.user_ref
+            )
+            return Answer([Reply("error.internal")], locale)
+        except TRANSIENT:
+            log.exception("database unavailable for a %s message", inbound.channel)
+            return Answer([Reply("error.internal")], locale, retry_later=True)
+        except Exception:
+            log.exception(
+                "failed to handle a %s message from %s", inbound.channel, inbound.user_ref
+            )
+            return Answer([Reply("error.internal")], locale)
+    raise AssertionError("unreachable")
+
+
+async def _unit_of_work(services: Services, inbound: Inbound, locale: str, who: str) -> Answer:
+    """The message's one unit of work: everything it changes commits together, or nothing."""
+    async with services.sessions() as session, session.begin():
+        key = inbound.update_key
+        if key is not None and not await first_sight(session, services.clock, key):
+            log.info("update %s was already handled; not again", key)
+            return Answer([], locale)
+        person, identity = await person_for(
+            session,
+            services.clock,
+            inbound.channel,
+            inbound.user_ref,
+            inbound.chat_ref,
+            inbound.display_name,
+            locale,
+        )
+        services.limiter.learn(who, is_staff(person))
+        turn = Turn(services, session, person, identity, inbound)
+        # Notices parked while the platform would take nothing (WeChat's 48-hour
+        # window) go out now that the person has written again.
+        waiting = await outbox.release_waiting(session, services.clock, person.id)
+        if waiting:
+            turn.say("notice.waiting", count=waiting)
+        await _route(turn)
+        replies = turn.replies
+        if key is not None and any(r.text_key in MUST_ARRIVE for r in replies):
+            await queue_replies(
                 session,
                 services.clock,
-                inbound.channel,
-                inbound.user_ref,
-                inbound.chat_ref,
-                inbound.display_name,
-                locale,
+                person.id,
+                replies,
+                key=key,
+                channel=inbound.channel,
+                chat_ref=inbound.chat_ref,
             )
-            services.limiter.learn(who, is_staff(person))
-            turn = Turn(services, session, person, identity, inbound)
-            # Notices parked while the platform would take nothing (WeChat's 48-hour
-            # window) go out now that the person has written again.
-            waiting = await outbox.release_waiting(session, services.clock, person.id)
-            if waiting:
-                turn.say("notice.waiting", count=waiting)
-            await _route(turn)
-            replies = turn.replies
-            if key is not None and any(r.text_key in MUST_ARRIVE for r in replies):
-                await queue_replies(
-                    session,
-                    services.clock,
-                    person.id,
-                    replies,
-                    key=key,
-                    channel=inbound.channel,
-                    chat_ref=inbound.chat_ref,
-                )
-                replies = []
-            answer = Answer(replies, turn.locale, person.id)
-        return answer
-    except TRANSIENT:
-        log.exception("database unavailable for a %s message", inbound.channel)
-        return Answer([Reply("error.internal")], locale, retry_later=True)
-    except Exception:
-        log.exception("failed to handle a %s message from %s", inbound.channel, inbound.user_ref)
-        return Answer([Reply("error.internal")], locale)
+            replies = []
+        answer = Answer(replies, turn.locale, person.id)
+    return answer
 
 
 async def _route(turn: Turn) -> None:
