@@ -14,6 +14,7 @@ from dispatch import notifications
 from dispatch.classify import Classifier
 from dispatch.clock import Clock
 from dispatch.context import Domain
+from dispatch.limits import MessageLimiter
 from dispatch.points import PointRules, default_rules
 from dispatch.policy import Policy, default_policy
 from dispatch.retention import RetentionPolicy, default_retention
@@ -62,5 +63,7 @@ def build(
         domain=build_domain(clock or SystemClock(), settings.zone),
         classifier=classifier or Classifier.load(),
         default_locale=settings.default_locale,
+        limiter=MessageLimiter(settings.messages_per_minute),
+        reports_per_day=settings.reports_per_day,
     )
     return App(settings, engine, services)

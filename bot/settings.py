@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     wechat_app_id: str | None = None
     wechat_app_secret: SecretStr | None = None
     wechat_aes_key: SecretStr | None = None
+    # Plain mode (no AES key) signs no message body: refused unless explicitly allowed.
+    wechat_allow_plain: bool = False
     wechat_api_base: AnyHttpUrl = AnyHttpUrl("https://api.weixin.qq.com")
     # Notice purpose → template id, for people outside WeChat's 48-hour window, as JSON:
     # {"offer": "TEMPLATE_ID", "accepted": "...", "closed": "...", "digest": "..."}
@@ -68,6 +70,12 @@ class Settings(BaseSettings):
     outbox_retry_horizon_hours: Annotated[float, Field(gt=0)] = 24
     outbox_urgent_delay_minutes: Annotated[float, Field(gt=0)] = 10
     outbox_lease_seconds: Annotated[float, Field(ge=5, le=3600)] = 120
+    # Inbound limits (dispatch/limits.py). Messages a person may send a minute (staff:
+    # STAFF_FACTOR times as many), counted in each process; reports a citizen may file in
+    # 24 hours before the next is held for the centre's confirmation (counted in the
+    # database, so across workers). 0 turns a limit off.
+    messages_per_minute: Annotated[int, Field(ge=0, le=10_000)] = 20
+    reports_per_day: Annotated[int, Field(ge=0, le=1000)] = 3
 
     @field_validator("database_url")
     @classmethod
@@ -149,10 +157,21 @@ class Settings(BaseSettings):
     def require_channel(self) -> None:
         """At least one chat channel must be configured for `pingan run`."""
         if self.wechat_enabled:
+            self.require_wechat_safe()
             if self.telegram_token is not None:
                 self.require_telegram()
             return
         self.require_telegram()
+
+    def require_wechat_safe(self) -> None:
+        """WeChat without an AES key is plain mode, refused unless explicitly allowed."""
+        if self.wechat_aes_key is None and not self.wechat_allow_plain:
+            raise SettingsError(
+                "PINGAN_WECHAT_AES_KEY is not set: WeChat's plain mode signs no message body,"
+                " so a captured request lets anyone post as anyone; use safe mode (安全模式)"
+                " with its EncodingAESKey, or set PINGAN_WECHAT_ALLOW_PLAIN=true to accept"
+                " plain mode anyway"
+            )
 
     def require_telegram(self) -> SecretStr:
         if self.telegram_token is None:

@@ -87,6 +87,7 @@ def wechat_channel(
         handle=handle_inbound,
         send_later=send_later,
         on_handled=wake_senders,
+        allow_plain=settings.wechat_allow_plain,
     )
     transport.callback = callback
     return WeChatChannel(api, callback, sender)

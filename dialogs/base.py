@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dispatch.classify import Classifier
 from dispatch.clock import Clock
 from dispatch.context import Ctx, Domain, WithDomain
+from dispatch.limits import MessageLimiter
 from dispatch.messages import Button, Inbound, Reply
 from locales import text as render_text
 from storage.database import Sessions
@@ -28,6 +29,9 @@ class Services(WithDomain):
     domain: Domain
     classifier: Classifier
     default_locale: str = "zh_CN"
+    # Inbound limits (dispatch/limits.py); both off unless the composition root sets them.
+    limiter: MessageLimiter = field(default_factory=MessageLimiter)
+    reports_per_day: int = 0
 
 
 @dataclass(frozen=True, slots=True)

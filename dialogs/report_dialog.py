@@ -29,6 +29,7 @@ from dialogs.steps import (
 )
 from dispatch import cases
 from dispatch.cases import ReportDraft, max_risk
+from dispatch.limits import reports_filed
 from dispatch.messages import Inbound, Reply, t
 from dispatch.org import children
 from dispatch.vocab import CATEGORIES
@@ -345,7 +346,9 @@ class PhotosStep(Step):
 
 
 class ContactStep(Step):
-    """An optional phone number: shared from the phone, typed, or anonymous."""
+    """An optional phone number: the person's own shared from the phone (Telegram's
+    contact.user_id is theirs), typed, or anonymous. A card of someone else is refused
+    with an explanation and the question asked again."""
 
     name = "contact"
     choices = (
@@ -365,6 +368,12 @@ class ContactStep(Step):
             return Retry("report.share_hint")
         if inbound.kind not in ("text", "contact"):
             return Retry("report.phone_expected")
+        if inbound.kind == "contact" and not inbound.own_contact:
+            # Someone else's card (a friend's, a neighbour's, the other party's) is no
+            # proof of how to reach the reporter, and storing it would put a stranger's
+            # number on the case. Say so and ask again: their own card, a typed number
+            # (which may be anyone's they choose to give), or anonymous.
+            return Retry("report.contact_not_own")
         typed = re.sub(r"[\s()]", "", inbound.text)
         match = PHONE.match(typed)
         if match is None:
@@ -464,7 +473,15 @@ async def _submit(turn: Turn, data: dict[str, Any]) -> None:
         resolved_on_spot=bool(data.get("resolved_on_spot")),
         on_spot_summary=data.get("on_spot_summary"),
     )
-    case = await cases.file_report(turn.ctx, turn.person, draft, turn.inbound.channel)
+    # A citizen past the daily limit (a flood, or one quarrel filed ten times) is not
+    # refused (a report is never lost) but held for the centre to check. Staff are not
+    # limited: reporting is their work.
+    held = False
+    limit = turn.services.reports_per_day
+    if limit > 0 and draft.source == "citizen":
+        filed = await reports_filed(turn.session, turn.person.id, turn.ctx.clock.now())
+        held = filed >= limit
+    case = await cases.file_report(turn.ctx, turn.person, draft, turn.inbound.channel, held=held)
     if case.status == "resolved":
         turn.say("report.receipt_on_spot", number=case.number)
     else:
@@ -475,7 +492,7 @@ async def _submit(turn: Turn, data: dict[str, Any]) -> None:
             "report.receipt",
             number=case.number,
             risk=t(f"risk.{case.risk}"),
-            next=t(_NEXT[went.kind], unit=unit),
+            next=t("report.next_held" if held else _NEXT[went.kind], unit=unit),
         )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from dialogs import conversation
 from dialogs.base import Answer, Services, Turn
@@ -31,6 +31,7 @@ from dialogs.menu import MENU_COMMANDS, main_menu
 from dialogs.roles import is_staff
 from dispatch import outbox
 from dispatch.inbound import first_sight, queue_replies
+from dispatch.limits import Verdict
 from dispatch.messages import Inbound, Reply
 from dispatch.payloads import Menu, Nav, Payload, StepChoice, parse
 from dispatch.people import person_for
@@ -91,6 +92,9 @@ TRANSIENT = (OperationalError, InterfaceError, TimeoutError, ConnectionError)
 async def handle(services: Services, inbound: Inbound) -> Answer:
     """Answer one message. Never raises: a failure is logged and the person told politely.
 
+    A person writing faster than `services.limiter` allows is told once to slow down, and
+    further messages are dropped (an empty answer) until their allowance refills.
+
     With `inbound.update_key`, the update is recorded in this unit of work and a copy of an
     update already handled gets an empty answer (see dispatch/inbound.py).
     """
@@ -98,48 +102,76 @@ async def handle(services: Services, inbound: Inbound) -> Answer:
         # Keep one character past every limit so that the step still says "too long".
         inbound = replace(inbound, text=inbound.text[: MAX_INBOUND + 1])
     locale = pick_locale(inbound.language, services.default_locale)
-    try:
-        async with services.sessions() as session, session.begin():
-            key = inbound.update_key
-            if key is not None and not await first_sight(session, services.clock, key):
-                log.info("update %s was already handled; not again", key)
-                return Answer([], locale)
-            person, identity = await person_for(
+    who = f"{inbound.channel}:{inbound.user_ref}"
+    verdict = services.limiter.admit(who)
+    if verdict is not Verdict.HANDLE:
+        # Past the person's rate: told once, then nothing, and no database work at all.
+        log.info("%s message from %s not handled: too fast", inbound.channel, inbound.user_ref)
+        slow = [Reply("flood.slow_down")] if verdict is Verdict.WARN else []
+        return Answer(slow, locale)
+    for attempt in (1, 2):
+        try:
+            return await _unit_of_work(services, inbound, locale, who)
+        except IntegrityError:
+            # Two messages of someone new, handled at once (a burst on PostgreSQL), both
+            # create their person: one commits, the other's unit of work is rolled back
+            # whole and, once more, finds the person.
+            if attempt == 1:
+                log.info("a %s message met a concurrent write; once more", inbound.channel)
+                continue
+            log.exception(
+                "failed to handle a %s message from %s", inbound.channel, inbound.user_ref
+            )
+            return Answer([Reply("error.internal")], locale)
+        except TRANSIENT:
+            log.exception("database unavailable for a %s message", inbound.channel)
+            return Answer([Reply("error.internal")], locale, retry_later=True)
+        except Exception:
+            log.exception(
+                "failed to handle a %s message from %s", inbound.channel, inbound.user_ref
+            )
+            return Answer([Reply("error.internal")], locale)
+    raise AssertionError("unreachable")
+
+
+async def _unit_of_work(services: Services, inbound: Inbound, locale: str, who: str) -> Answer:
+    """The message's one unit of work: everything it changes commits together, or nothing."""
+    async with services.sessions() as session, session.begin():
+        key = inbound.update_key
+        if key is not None and not await first_sight(session, services.clock, key):
+            log.info("update %s was already handled; not again", key)
+            return Answer([], locale)
+        person, identity = await person_for(
+            session,
+            services.clock,
+            inbound.channel,
+            inbound.user_ref,
+            inbound.chat_ref,
+            inbound.display_name,
+            locale,
+        )
+        services.limiter.learn(who, is_staff(person))
+        turn = Turn(services, session, person, identity, inbound)
+        # Notices parked while the platform would take nothing (WeChat's 48-hour
+        # window) go out now that the person has written again.
+        waiting = await outbox.release_waiting(session, services.clock, person.id)
+        if waiting:
+            turn.say("notice.waiting", count=waiting)
+        await _route(turn)
+        replies = turn.replies
+        if key is not None and any(r.text_key in MUST_ARRIVE for r in replies):
+            await queue_replies(
                 session,
                 services.clock,
-                inbound.channel,
-                inbound.user_ref,
-                inbound.chat_ref,
-                inbound.display_name,
-                locale,
+                person.id,
+                replies,
+                key=key,
+                channel=inbound.channel,
+                chat_ref=inbound.chat_ref,
             )
-            turn = Turn(services, session, person, identity, inbound)
-            # Notices parked while the platform would take nothing (WeChat's 48-hour
-            # window) go out now that the person has written again.
-            waiting = await outbox.release_waiting(session, services.clock, person.id)
-            if waiting:
-                turn.say("notice.waiting", count=waiting)
-            await _route(turn)
-            replies = turn.replies
-            if key is not None and any(r.text_key in MUST_ARRIVE for r in replies):
-                await queue_replies(
-                    session,
-                    services.clock,
-                    person.id,
-                    replies,
-                    key=key,
-                    channel=inbound.channel,
-                    chat_ref=inbound.chat_ref,
-                )
-                replies = []
-            answer = Answer(replies, turn.locale, person.id)
-        return answer
-    except TRANSIENT:
-        log.exception("database unavailable for a %s message", inbound.channel)
-        return Answer([Reply("error.internal")], locale, retry_later=True)
-    except Exception:
-        log.exception("failed to handle a %s message from %s", inbound.channel, inbound.user_ref)
-        return Answer([Reply("error.internal")], locale)
+            replies = []
+        answer = Answer(replies, turn.locale, person.id)
+    return answer
 
 
 async def _route(turn: Turn) -> None:

@@ -105,7 +105,9 @@ def local_time(at: datetime, zone: ZoneInfo) -> str:
     return as_utc(at).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
-async def file_report(ctx: Ctx, reporter: Person, draft: ReportDraft, channel: str) -> Case:
+async def file_report(
+    ctx: Ctx, reporter: Person, draft: ReportDraft, channel: str, *, held: bool = False
+) -> Case:
     """Create a case from a finished report dialog and set it on its way.
 
     Outcomes:
@@ -113,6 +115,10 @@ async def file_report(ctx: Ctx, reporter: Person, draft: ReportDraft, channel: s
     - otherwise → routed and offered to a mediator (`assigned`); with no mediator to take
       it, an `unroutable` event and an offer to the nearest centre with a dispatcher; with
       nobody at all, `reported` in the top centre's queue, chased daily (offer_next()).
+    - `held` (the reporter is past the daily report limit, dispatch.limits) → filed all the
+      same, its `report` event marked `over_daily_limit`, and offered to the dispatcher of
+      the centre over its place to check (a held offer) instead of to a mediator; with no
+      such dispatcher, the top centre's queue.
     placement() tells the receipt which of these happened.
     A major-risk case that is not resolved on the spot is published as MajorRisk first.
     """
@@ -157,7 +163,13 @@ async def file_report(ctx: Ctx, reporter: Person, draft: ReportDraft, channel: s
         case,
         "report",
         reporter,
-        {"channel": channel, "category": case.category, "risk": case.risk, "cues": case.cues},
+        {
+            "channel": channel,
+            "category": case.category,
+            "risk": case.risk,
+            "cues": case.cues,
+            **({"over_daily_limit": True} if held else {}),
+        },
     )
     for file_ref in draft.photos:
         session.add(
@@ -182,6 +194,13 @@ async def file_report(ctx: Ctx, reporter: Person, draft: ReportDraft, channel: s
         return case
     if case.risk == "major":
         await ctx.publish(MajorRisk(case))
+    if held:
+        centre = await centre_target(session, case)
+        if centre is None:
+            await enter_queue(ctx, case)
+        else:
+            await offer_next(ctx, case, target=centre, held=True)
+        return case
     await offer_next(ctx, case)
     return case
 
@@ -193,9 +212,10 @@ async def offer_next(
     above_level: str | None = None,
     target: Target | None = None,
     from_region: Region | None = None,
+    held: bool = False,
 ) -> CaseOffer | None:
     """Offer the case to `target`, or else to the next person routing names, skipping
-    everyone already asked.
+    everyone already asked (`held`: a report over the daily limit, for a centre to check).
 
     Outcomes:
     - someone found → an open offer, an `offer` event (`reoffer` when the case was already
@@ -251,7 +271,7 @@ async def offer_next(
         unit_code=target.unit.code,
         **sla_clocks.start(case, sla_clocks.ACCEPT, now, ctx.policy, ctx.zone),
     )
-    await ctx.publish(Offered(case, offer, target))
+    await ctx.publish(Offered(case, offer, target, held))
     return offer
 
 

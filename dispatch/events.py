@@ -26,11 +26,13 @@ class MajorRisk:
 
 @dataclass(frozen=True, slots=True)
 class Offered:
-    """The case was offered to `target.person` (a mediator, or a centre dispatcher)."""
+    """The case was offered to `target.person` (a mediator, or a centre dispatcher);
+    `held`: to a dispatcher to check, the reporter being past the daily report limit."""
 
     case: Case
     offer: CaseOffer
     target: Target
+    held: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from dispatch.sanitise import clean
+
 InboundKind = Literal["text", "choice", "location", "photo", "contact", "voice", "unsupported"]
 ButtonKind = Literal["choice", "location", "contact"]
 
@@ -43,6 +45,21 @@ class Inbound:
     # update is handled once, and queues an answer that must arrive (a receipt) in that
     # same unit of work, since a redelivery after the commit will not produce it again.
     update_key: str | None = None
+    # A shared contact card (kind "contact"): the platform's id of the person whose card it
+    # is, when the platform says (Telegram's contact.user_id); None for a card of someone
+    # not on the platform. Equal to `user_ref` only for the sender's own number.
+    contact_user_ref: str | None = None
+
+    def __post_init__(self) -> None:
+        # The edge: what a person wrote is stored and shown to staff, so the invisible
+        # controls that could make it lie (a U+202E override) go here, for every channel.
+        object.__setattr__(self, "text", clean(self.text))
+        object.__setattr__(self, "display_name", clean(self.display_name))
+
+    @property
+    def own_contact(self) -> bool:
+        """A contact card of the sender's own number."""
+        return self.kind == "contact" and self.contact_user_ref == self.user_ref
 
 
 @dataclass(frozen=True, slots=True)

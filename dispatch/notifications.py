@@ -226,6 +226,8 @@ async def _offered(notices: _Notices, event: Offered) -> None:
     night too (sla_clocks.start)."""
     offer, target = event.offer, event.target
     key = "notice.offer_dispatcher" if target.as_dispatcher else "notice.offer"
+    if event.held:
+        key = "notice.offer_held"
     card = await notices.card({"unit": target.unit.name})
     reply = Reply(key, card, buttons=offer_buttons(offer.id))
     await notices.tell(

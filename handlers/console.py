@@ -107,7 +107,13 @@ class ConsoleChannel:
             name = stripped[6:].strip() or "photo"
             return Inbound(kind="photo", media=(f"console:{name}",), **base)  # type: ignore[arg-type]
         if stripped.startswith("/contact "):
-            return Inbound(kind="contact", text=stripped[9:].strip(), **base)  # type: ignore[arg-type]
+            # Stands in for the phone's "share my number" button: the sender's own.
+            return Inbound(
+                kind="contact",
+                text=stripped[9:].strip(),
+                contact_user_ref=self.user,
+                **base,  # type: ignore[arg-type]
+            )
         return Inbound(kind="text", text=line, **base)  # type: ignore[arg-type]
 
     async def say(self, line: str) -> Answer:

@@ -76,7 +76,13 @@ def inbound_from_message(message: Message) -> Inbound:
             kind="photo", media=(message.photo[-1].file_id,), text=message.caption or "", **base
         )
     if message.contact is not None:
-        return Inbound(kind="contact", text=message.contact.phone_number, **base)
+        owner = message.contact.user_id
+        return Inbound(
+            kind="contact",
+            text=message.contact.phone_number,
+            contact_user_ref=str(owner) if owner is not None else None,
+            **base,
+        )
     if message.text is not None:
         return Inbound(kind="text", text=message.text, **base)
     return Inbound(kind="unsupported", **base)

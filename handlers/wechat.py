@@ -17,6 +17,12 @@ WeChat's rules live here:
   sent as that button's payload instead, because the dialogs cannot tell what a bare "1"
   meant there. The lists are remembered in this process only (bounded, for 30 minutes);
   on another worker, or later, the number simply goes as text.
+* Plain mode (no EncodingAESKey) is refused unless `allow_plain`: its signature covers only
+  the timestamp and nonce, never the body, so one captured query string would let anyone
+  post anything as anyone (a mediator's 接单 included) for the five minutes it stays
+  fresh. Where plain mode is allowed, each (timestamp, nonce, signature) is accepted once:
+  it is recorded in `inbound_seen` (shared by every worker) and a second post with it is
+  answered 403.
 * Signatures, AES "safe mode", parsing and reply XML are wechatpy's. What reaches the
   parser is checked first: at most 64 KB, UTF-8, and no DOCTYPE or ENTITY declaration
   (entity expansion, XXE).
@@ -227,8 +233,10 @@ class WeChatCallback:
         send_later: SendLater,
         on_handled: Callable[[], None] = lambda: None,
         reply_budget: float = 3.0,
+        allow_plain: bool = False,
     ) -> None:
         self.token = token
+        self.allow_plain = allow_plain
         self.app_id = app_id
         self.crypto = WeChatCrypto(token, aes_key, app_id) if aes_key else None
         self.sessions = sessions
@@ -272,6 +280,8 @@ class WeChatCallback:
         query = request.query
         try:
             safe = query.get("encrypt_type") == "aes"
+            if self.crypto is None and not self.allow_plain:
+                raise Refused(403, "plain mode not enabled")
             if safe != (self.crypto is not None):
                 # With an AES key configured, only the body's own signature (msg_signature)
                 # proves WeChat wrote it: the plain `signature` covers no body, so a captured
@@ -289,6 +299,10 @@ class WeChatCallback:
             openid = _str(message.source)
             if not openid or len(openid) > 64:
                 raise Refused(400, "no sender")
+            if not safe and not await self._first_sight(f"wxsig:{query.get('signature', '')}"):
+                # The same signed query again: WeChat signs each push with a fresh nonce,
+                # so this is someone replaying a captured one with a body of their own.
+                raise Refused(403, "replayed")
             answer = await self._answer(message, openid, started)
         except Refused as refused:
             return web.Response(status=refused.status, text=refused.reason)

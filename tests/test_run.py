@@ -43,6 +43,7 @@ async def test_one_process_serves_telegram_and_wechat(
             wechat_app_id="wx_test_app",
             wechat_app_secret=SecretStr("test-secret"),
             wechat_api_base=wechat.base_url,  # type: ignore[arg-type]
+            wechat_allow_plain=True,
             http_port=port,
         )
         stop, ready = asyncio.Event(), asyncio.Event()
