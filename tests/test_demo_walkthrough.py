@@ -144,6 +144,9 @@ def test_at_night_the_offer_waits_for_morning_and_the_console_says_so(wall: Wall
 
 
 def test_init_demo_twice_makes_the_staff_once(wall: Wall) -> None:
+    pingan("init")
+    before = CliRunner().invoke(main, ["chat", "--as", "mediator"], input="")
+    assert before.exit_code == 1 and "pingan init --demo" in before.output
     first = pingan("init", "--demo")
     assert "3 (3 new)" in first
     second = pingan("init", "--demo")

@@ -74,6 +74,10 @@ def chat(user: str | None, part: str | None) -> None:
     async def go() -> None:
         async with open_app(settings) as app:
             services = app.services
+            if part is not None:
+                async with services.sessions() as session:
+                    if await person_id_by_identity(session, "console", name) is None:
+                        fail(f"there is no demo {part} yet: run `pingan init --demo` first")
             channel = ConsoleChannel(
                 name[:64], lambda inbound: handle(services, inbound), chart_dir=chart_dir
             )
