@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from storage.database import DEFAULT_URL, normalise_url
+from storage.database import normalise_url
 
 LOCALES = ("zh_CN", "en")
 # Telegram's rule for the secret_token header: 1-256 characters, A-Z a-z 0-9 _ -.
@@ -21,6 +23,18 @@ _BOT_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
 # Compared in lower case.
 _PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "123456:abc-def"}
 _DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+def data_dir() -> Path:
+    """Where `pingan` keeps its data when nothing says otherwise: a per-user folder
+    ($XDG_DATA_HOME/pingan, else ~/.local/share/pingan), the same whatever the current
+    directory, so that `pingan chat` finds the database `pingan init` made."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser().absolute() / "pingan"
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{data_dir() / 'pingan.db'}"
 
 
 class SettingsError(Exception):
@@ -43,7 +57,7 @@ class Settings(BaseSettings):
         env_ignore_empty=True,
     )
 
-    database_url: str = DEFAULT_URL
+    database_url: str = Field(default_factory=default_database_url)
     telegram_token: SecretStr | None = None
     telegram_api_base: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
     public_url: AnyHttpUrl | None = None
@@ -141,6 +155,14 @@ class Settings(BaseSettings):
     @property
     def wechat_enabled(self) -> bool:
         return bool(self.wechat_token and self.wechat_app_id and self.wechat_app_secret)
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The database file when the database is SQLite on a file, else None."""
+        url = make_url(normalise_url(self.database_url))
+        if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+            return Path(url.database).absolute()
+        return None
 
     @property
     def zone(self) -> ZoneInfo:

@@ -21,17 +21,35 @@ from handlers.sender import Progress
 from locales import text as render
 
 CHANNEL = "console"
-CHART_DIR = Path("var") / "charts"
 Handle = Callable[[Inbound], Awaitable[Answer]]
+# A phone's location and contact buttons: in a terminal, their label and what typing their
+# number answers say how to send the same by typing.
+TYPED_INSTEAD = {
+    "location": ("console.location_button", "console.location_hint"),
+    "contact": ("console.contact_button", "console.contact_hint"),
+}
 
 
 class ConsoleChannel:
-    def __init__(self, user: str, handle: Handle, out: TextIO = sys.stdout) -> None:
+    def __init__(
+        self,
+        user: str,
+        handle: Handle,
+        out: TextIO | None = None,
+        chart_dir: Path = Path("charts"),
+    ) -> None:
         self.user = user
         self.handle = handle
-        self.out = out
+        self.out = out if out is not None else sys.stdout  # read now: tests swap it
+        self.chart_dir = chart_dir
         self.buttons: list[str] = []  # payloads of the last numbered buttons
+        # Their kinds: a terminal cannot share a location or a phone number the way a
+        # phone's button does, so typing such a button's number explains /loc or /contact.
+        self.kinds: list[str] = []
         self.locale = "zh_CN"
+        # Shown again after a notice printed while the user was typing ("" while a line
+        # is being handled: the answer follows, then the prompt).
+        self.prompt = ""
 
     # rendering -----------------------------------------------------------------------------
 
@@ -40,24 +58,26 @@ class ConsoleChannel:
             if item.startswith("png:"):
                 # A terminal shows no pictures: the chart goes to a file beside the database.
                 data = base64.b64decode(item[4:])
-                path = CHART_DIR / f"chart-{hashlib.sha1(data).hexdigest()[:10]}.png"
+                path = self.chart_dir / f"chart-{hashlib.sha1(data).hexdigest()[:10]}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
                 self.out.write(f"{prefix}[chart: {path}]\n")
         self.out.write(prefix + render(reply.text_key, locale, reply.params) + "\n")
         labels = []
         payloads = []
+        kinds: list[str] = []
         for row in reply.buttons:
             for button in row:
-                label = render(button.text_key, locale, button.params)
+                if button.kind in TYPED_INSTEAD:
+                    label = render(TYPED_INSTEAD[button.kind][0], locale)
+                else:
+                    label = render(button.text_key, locale, button.params)
                 payloads.append(button.payload)
-                if button.kind == "location":
-                    label += "（/loc 纬度,经度）"
-                elif button.kind == "contact":
-                    label += "（/contact 手机号）"
+                kinds.append(button.kind)
                 labels.append(f"[{len(payloads)}] {label}")
         if labels:
             self.buttons = payloads
+            self.kinds = kinds
             self.out.write("  " + "  ".join(labels) + "\n")
         self.out.flush()
 
@@ -78,6 +98,9 @@ class ConsoleChannel:
         if progress is not None and progress.start > 0:
             return ref  # shown already (the console prints a notice as one part)
         self.show(reply, locale, prefix=f"\n🔔 [#{ref}] ")
+        if self.prompt:
+            self.out.write(self.prompt)
+            self.out.flush()
         return ref
 
     # input ----------------------------------------------------------------------------------
@@ -116,7 +139,22 @@ class ConsoleChannel:
             )
         return Inbound(kind="text", text=line, **base)  # type: ignore[arg-type]
 
+    def console_only(self, line: str) -> str | None:
+        """The key of what the console itself answers to `line`, or None: the number of a
+        location or phone button, which a terminal cannot tap (the same buttons stay)."""
+        stripped = line.strip()
+        if stripped.isdigit() and 1 <= int(stripped) <= len(self.buttons):
+            kind = self.kinds[int(stripped) - 1] if int(stripped) <= len(self.kinds) else ""
+            if kind in TYPED_INSTEAD:
+                return TYPED_INSTEAD[kind][1]
+        return None
+
     async def say(self, line: str) -> Answer:
+        hint = self.console_only(line)
+        if hint is not None:
+            self.out.write(render(hint, self.locale, {}) + "\n")
+            self.out.flush()
+            return Answer(replies=[], locale=self.locale)
         answer = await self.handle(self.parse(line))
         self.locale = answer.locale
         for reply in answer.replies:

@@ -16,7 +16,6 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
-DEFAULT_URL = "sqlite+aiosqlite:///./var/pingan.db"
 READ_ONLY = "pingan_read_only"
 
 

@@ -28,7 +28,7 @@ from dispatch.vocab import RISKS
 from dispatch.workflow import STATES
 from storage.database import create_engine, session_factory
 from storage.models import Case, CaseOffer, OutboxMessage, Region, Unit
-from tests.conftest import BACKENDS, GRID, VILLAGE_MEDIATION, ZONE, Person, make_staff
+from tests.conftest import BACKENDS, GRID, VILLAGE_MEDIATION, ZONE, Person
 
 SETTINGS_VARIABLES = tuple(f"PINGAN_{name.upper()}" for name in Settings.model_fields)
 TOKEN = "123456789:AAHfake-token_for_tests_0123456789"
@@ -331,7 +331,7 @@ def test_a_reported_case_shows_up(db: str, classifier: Classifier) -> None:
 
     async def report(sessions: Any) -> str:
         services = services_for(sessions, classifier)
-        mediator = await make_staff(services, "mediator-a", "mediator", VILLAGE_MEDIATION)
+        mediator = Person(services, "岩温")  # the demo's mediator (`pingan init --demo`)
         citizen = Person(services, "villager")
         await citizen.says(f"/start g_{GRID}")
         await citizen.says("隔壁邻居装修天天从早上七点吵到晚上十点，说了好几次也不听")
@@ -361,7 +361,7 @@ def test_a_reported_case_shows_up(db: str, classifier: Classifier) -> None:
     assert data["status"] == "in_progress"
     assert data["category"] == "neighbor"
     assert data["region"] == GRID
-    assert data["assignee"] == "mediator-a"
+    assert data["assignee"] == "岩温"
     kinds = [event["kind"] for event in data["events"]]
     assert kinds[0] == "report" and "accept" in kinds, kinds
     assert data["events"][0]["to"] == "reported"
@@ -374,7 +374,7 @@ def test_a_reported_case_shows_up(db: str, classifier: Classifier) -> None:
     assert len(listed) == 1
     line = listed[0]
     assert line.startswith(number)
-    for word in ("in_progress", "neighbor", "曼听社区第1网格", "mediator-a"):
+    for word in ("in_progress", "neighbor", "曼听社区第1网格", "岩温"):
         assert word in line, line
     assert ok("cases", "list", "--status", "in_progress").stdout.startswith(number)
     assert ok("cases", "list", "--status", "resolved").stdout.strip() == "no cases"
@@ -420,7 +420,7 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
 def _report_a_case(url: str, classifier: Classifier) -> str:
     async def work(sessions: Any) -> str:
         services = services_for(sessions, classifier)
-        await make_staff(services, "mediator-a", "mediator", VILLAGE_MEDIATION)
+        # The demo's own mediator (岩温) takes the offer.
         citizen = Person(services, "villager")
         await citizen.says(f"/start g_{GRID}")
         await citizen.says("隔壁邻居装修天天从早上七点吵到晚上十点，说了好几次也不听")

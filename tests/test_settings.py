@@ -23,12 +23,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     return tmp_path
 
 
-def test_defaults() -> None:
+def test_defaults(tmp_path: Path) -> None:
     settings = load_settings()
-    assert settings.database_url == "sqlite+aiosqlite:///./var/pingan.db"
+    # A per-user file, whatever the current directory.
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path}/data/pingan/pingan.db"
     assert settings.telegram_token is None
     assert str(settings.telegram_api_base).rstrip("/") == "https://api.telegram.org"
     assert settings.public_url is None
@@ -167,11 +169,23 @@ def _pingan(
 
 def test_env_example_as_dot_env_is_enough_for_pingan_chat(tmp_path: Path) -> None:
     shutil.copy(ROOT / ".env.example", tmp_path / ".env")
-    init = _pingan(tmp_path, "init", "--demo")
+    data = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    init = _pingan(tmp_path, "init", "--demo", **data)
     assert init.returncode == 0, init.stderr
-    assert (tmp_path / "var" / "pingan.db").exists()  # the default database, under ./var
+    # The default database: a per-user file, not the current directory's.
+    database = tmp_path / "data" / "pingan" / "pingan.db"
+    assert database.exists() and str(database) in init.stdout
+    assert not (tmp_path / "var").exists()
 
-    chat = _pingan(tmp_path, "chat", "--user", "tester", stdin="/whoami\n")
+    # From another directory, chat finds the same database.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(tmp_path / ".env", elsewhere / ".env")
+    chat = _pingan(elsewhere, "chat", "--as", "mediator", stdin="/whoami\n", **data)
+    assert chat.returncode == 0, chat.stderr
+    assert "岩温" in chat.stdout  # the demo's mediator, made by init
+
+    chat = _pingan(tmp_path, "chat", "--user", "tester", stdin="/whoami\n", **data)
     assert chat.returncode == 0, chat.stderr
     banner, answer = chat.stdout.split("\n", 1)
     assert "pingan chat as 'tester'" in banner

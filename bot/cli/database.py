@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from bot.cli.root import Database, fail, get_settings, main, open_database
+from bot.cli.root import Database, fail, get_settings, main, open_app, open_database
+from bot.settings import Settings
 
 
 @main.command()
@@ -22,9 +23,12 @@ def init(demo: bool) -> None:
     async def go() -> None:
         async with open_database(settings, migrated=False) as db:
             await upgrade(db.engine)
-            click.echo("database is at the latest schema")
+            where = settings.sqlite_file
+            click.echo(f"database is at the latest schema: {where or 'PINGAN_DATABASE_URL'}")
             if demo:
                 await _import(db, DEMO_ORG_PATH)
+        if demo:
+            await _demo_staff(settings)
 
     try:
         asyncio.run(go())
@@ -44,6 +48,21 @@ async def _import(db: Database, path: Path) -> None:
         f" {summary.regions_updated} changed), {len(org.units)} units ({summary.units_added} new,"
         f" {summary.units_updated} changed)"
     )
+
+
+async def _demo_staff(settings: Settings) -> None:
+    """The demo office's staff for one grid, each a console identity `pingan chat` plays."""
+    from dispatch.demo import DEMO_GRID, ensure_demo_staff
+
+    async with open_app(settings) as app:
+        domain = app.services.domain
+        async with app.services.sessions() as session, session.begin():
+            made = await ensure_demo_staff(domain.within(session))
+    new = sum(1 for _, created in made if created)
+    click.echo(f"demo staff for grid {DEMO_GRID}: {len(made)} ({new} new)")
+    for staff, _ in made:
+        click.echo(f"  pingan chat --as {staff.part:<10}  # {staff.name}, {staff.unit_code}")
+    click.echo(f"  {'pingan chat':<29}# a resident: /start g_{DEMO_GRID}")
 
 
 @main.group()

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli.root import fail, get_settings, main, open_app
 from bot.settings import SettingsError
+
+if TYPE_CHECKING:
+    from dialogs.base import Services
+    from handlers.console import ConsoleChannel
+    from handlers.sender import OutboxSender
 
 
 @main.command()
@@ -37,45 +43,112 @@ def run() -> None:
 
 
 @main.command()
-@click.option("--user", default="me", show_default=True, help="Who you are in this terminal.")
-def chat(user: str) -> None:
-    """Talk to the bot in this terminal (no token needed)."""
+@click.option("--user", default=None, help="Who you are in this terminal (default: me).")
+@click.option(
+    "--as",
+    "part",
+    type=click.Choice(["mediator", "dispatcher", "leader"]),
+    default=None,
+    help="Play one of the demo staff that `pingan init --demo` made.",
+)
+def chat(user: str | None, part: str | None) -> None:
+    """Talk to the bot in this terminal (no token needed): the real bot without a network,
+    with its sweep, scheduled jobs and notices (held in quiet hours as by `pingan run`)."""
+    from bot.scheduler import build_scheduler
+    from bot.settings import data_dir
     from dialogs.router import handle
+    from dispatch.demo import demo_name
+    from dispatch.jobs import JobContext
     from dispatch.queries import person_id_by_identity
     from handlers.console import ConsoleChannel, read_lines
     from handlers.sender import OutboxSender, RateLimiter
 
+    if part is not None and user is not None:
+        fail("give --as or --user, not both", 2)
+    name = (demo_name(part) if part is not None else user) or "me"
     settings = get_settings()
     logging.getLogger().setLevel(logging.WARNING)
+    database = settings.sqlite_file
+    chart_dir = (database.parent if database is not None else data_dir()) / "charts"
 
     async def go() -> None:
         async with open_app(settings) as app:
-            channel = ConsoleChannel(user[:64], lambda inbound: handle(app.services, inbound))
+            services = app.services
+            if part is not None:
+                async with services.sessions() as session:
+                    if await person_id_by_identity(session, "console", name) is None:
+                        fail(f"there is no demo {part} yet: run `pingan init --demo` first")
+            channel = ConsoleChannel(
+                name[:64], lambda inbound: handle(services, inbound), chart_dir=chart_dir
+            )
             click.echo(
-                f"pingan chat as {user!r} — /help for help, /start for the menu, Ctrl-D to leave"
+                f"pingan chat as {name!r} — /help for help, /start for the menu, Ctrl-D to leave"
             )
             answer = await channel.say("/start")
-            async with app.services.sessions() as session:
-                person_id = await person_id_by_identity(session, "console", user[:64])
+            async with services.sessions() as session:
+                person_id = await person_id_by_identity(session, "console", name[:64])
+            hours = services.policy.quiet
+            quiet = (lambda at: hours.holds(at, services.zone)) if hours is not None else None
             sender = OutboxSender(
-                app.services.sessions,
-                app.services.clock,
+                services.sessions,
+                services.clock,
                 channel,
                 limiter=RateLimiter(per_second=100, per_chat_interval=0),
+                default_locale=settings.default_locale,
                 person_id=person_id or answer.person_id,
                 poll_seconds=0.5,
+                quiet=quiet,
+                **settings.sender_options(),
             )
+            # What waited for this person is shown before the first prompt, and what a line
+            # caused right after its answer: the terminal reads in order.
+            await sender.drain_once()
+            await _say_held(services, channel, sender)
+            scheduler = build_scheduler(JobContext(services.sessions, services.domain))
+            scheduler.start()
             next_line = await read_lines("> ")
-            async with asyncio.TaskGroup() as group:
-                notices = group.create_task(sender.run())
-                while (line := await next_line()) is not None:
-                    if line.strip():
-                        await channel.say(line)
-                        sender.wake()
-                # One cancel may be lost: on Python 3.11 asyncio.wait_for (the sender's idle
-                # wait) swallows a cancel that lands as the wait is woken, and chat never ends.
-                while not notices.done():
-                    notices.cancel()
-                    await asyncio.wait({notices}, timeout=1)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    notices = group.create_task(sender.run())
+                    while True:
+                        channel.prompt = "> "
+                        line = await next_line()
+                        channel.prompt = ""
+                        if line is None:
+                            break
+                        if line.strip():
+                            await channel.say(line)
+                            sender.wake()
+                    # One cancel may be lost: on Python 3.11 asyncio.wait_for (the sender's
+                    # idle wait) swallows a cancel that lands as the wait is woken, and chat
+                    # never ends.
+                    while not notices.done():
+                        notices.cancel()
+                        await asyncio.wait({notices}, timeout=1)
+            finally:
+                scheduler.shutdown(wait=False)
+            # Whatever the last line caused for this person (a receipt, an answer to a
+            # button) is shown before the terminal closes.
+            await sender.drain_once()
+            await _say_held(services, channel, sender)
 
     asyncio.run(go())
+
+
+async def _say_held(services: Services, channel: ConsoleChannel, sender: OutboxSender) -> None:
+    """Say how many of this person's notices quiet hours hold, and until when: a terminal
+    that stays silent at night would look broken."""
+    from dispatch import outbox
+    from locales import text
+
+    hours, now = services.policy.quiet, services.clock.now()
+    if hours is None or not hours.holds(now, services.zone):
+        return
+    async with services.sessions() as session:
+        held = await outbox.due(
+            session, services.clock, channel.channel, person_id=sender.person_id, limit=1000
+        )
+    if held:
+        until = hours.end_after(now, services.zone).astimezone(services.zone)
+        params = {"count": len(held), "until": f"{until:%H:%M}"}
+        click.echo(text("console.held_quiet", channel.locale, params))
