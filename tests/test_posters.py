@@ -61,7 +61,7 @@ def _dark_runs(poster: Image.Image) -> list[tuple[int, int]]:
     """The horizontal extents (x0, x1) of the QR codes: runs of columns with dark pixels in
     the band where the codes are drawn (below the place lines)."""
     band = poster.convert("L").crop((0, 800, poster.width, 1500))
-    pixels = list(band.getdata())  # grey levels, row by row
+    pixels = band.tobytes()  # one byte (grey level) a pixel, row by row
     dark = [
         any(pixels[y * band.width + x] < 100 for y in range(0, band.height, 4))
         for x in range(band.width)
