@@ -15,7 +15,7 @@ from dispatch.vocab import LEVELS, UNIT_KINDS
 
 
 def _kind(kind: str, is_unit: bool, locale: str) -> str:
-    return label("cli.kind" if is_unit else "level", kind, locale)
+    return label("unit_kind" if is_unit else "level", kind, locale)
 
 
 def _categories(categories: list[str], locale: str) -> str:
