@@ -20,6 +20,8 @@ LOCALES = ("zh_CN", "en")
 # Telegram's rule for the secret_token header: 1-256 characters, A-Z a-z 0-9 _ -.
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _BOT_TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
+# A bot's @username: 5-32 letters, digits and _, ending in "bot" (Telegram's rule).
+_BOT_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]$")
 # Compared in lower case.
 _PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "123456:abc-def"}
 _DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -60,6 +62,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=default_database_url)
     telegram_token: SecretStr | None = None
     telegram_api_base: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
+    # The bot's @username, for the t.me links on `pingan qr` posters (no network needed).
+    telegram_bot_username: str | None = None
     public_url: AnyHttpUrl | None = None
     telegram_webhook_secret: SecretStr | None = None
     http_host: str = "127.0.0.1"
@@ -132,6 +136,16 @@ class Settings(BaseSettings):
         if not _BOT_TOKEN.match(token):
             raise ValueError("does not look like a bot token from @BotFather (123456789:AA...)")
         return value
+
+    @field_validator("telegram_bot_username")
+    @classmethod
+    def _username_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip().lstrip("@"):
+            return None
+        name = value.strip().lstrip("@")
+        if not _BOT_USERNAME.match(name):
+            raise ValueError("is not a bot's username (5-32 letters, digits or _, ending in bot)")
+        return name
 
     @field_validator("telegram_webhook_secret")
     @classmethod

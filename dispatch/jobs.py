@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete
 
 from dispatch import digests, retention, sweep
+from dispatch.clock import Clock
 from dispatch.context import Domain, WithDomain
 from storage.database import Sessions
 from storage.models import InboundSeen
@@ -119,9 +120,17 @@ JOBS: dict[str, Job] = {
 }
 
 
-async def run_job(name: str, ctx: JobContext) -> str:
-    """Run one job now (as the clock says) and note when it ran and what it did."""
+async def run_job(name: str, ctx: JobContext, *, wall: Clock | None = None) -> str:
+    """Run one job as the domain's clock says and note what it did and when it ran.
+
+    `wall` is the real clock when the domain's is a replayed one (`pingan jobs run --at`):
+    the job runs as of the replayed time, but `job_runs` keeps when it really ran (and the
+    replayed time beside it, as `as_of`)."""
+    as_of = ctx.clock.now()
     result = await JOBS[name].run(ctx)
     async with ctx.sessions() as session, session.begin():
-        await upsert_job_run(session, name, ctx.clock.now(), result[:300])
+        if wall is None:
+            await upsert_job_run(session, name, ctx.clock.now(), result[:300])
+        else:
+            await upsert_job_run(session, name, wall.now(), result[:300], as_of=as_of)
     return result

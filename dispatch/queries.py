@@ -1,14 +1,16 @@
 """Read-only look-ups behind the administrator's listings (`pingan cases list`, `pingan qr`,
-`pingan chat`): each reads, none writes, so any session will do."""
+`pingan org list/show`, `pingan chat`): each reads, none writes, so any session will do."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.cases import place_name
+from dispatch.org import ancestors
+from dispatch.vocab import LEVELS, UNIT_KINDS
 from storage.models import Case, Identity, Person, Region, Unit
 
 
@@ -57,13 +59,147 @@ async def grid_places(session: AsyncSession, grid_code: str | None = None) -> li
         stmt = stmt.where(Region.code == grid_code)
     grids = list((await session.scalars(stmt)).all())
     places = {g.code: await place_name(session, g.parent_code) for g in grids}
-    centres = {}
-    for g in grids:
-        centre = await session.scalar(
-            select(Unit).where(Unit.region_code == g.parent_code, Unit.kind == "center")
-        )
-        centres[g.code] = centre.name if centre else ""
+    centres = {g.code: await nearest_centre(session, g) for g in grids}
     return [GridPlace(g.code, g.name, places[g.code], centres[g.code]) for g in grids]
+
+
+async def nearest_centre(session: AsyncSession, region: Region) -> str:
+    """The name of the centre (综治中心) nearest above `region` (its own region's first,
+    then its parent's, up to the prefecture); "" when there is none at any level. A village
+    without a centre of its own is served by its township's."""
+    chain = await ancestors(session, region)
+    if not chain:
+        return ""
+    rank = {r.code: i for i, r in enumerate(chain)}
+    centres = (
+        await session.scalars(
+            select(Unit).where(Unit.region_code.in_(list(rank)), Unit.kind == "center")
+        )
+    ).all()
+    if not centres:
+        return ""
+    return min(centres, key=lambda u: (rank[u.region_code], u.code)).name
+
+
+@dataclass(frozen=True, slots=True)
+class OrgRow:
+    """A region or a unit, as `pingan org list` shows it."""
+
+    code: str
+    name: str
+    kind: str  # a region's level (LEVELS) or a unit's kind (UNIT_KINDS)
+    parent: str | None  # a region's parent region; a unit's region
+    is_unit: bool
+
+
+async def org_rows(session: AsyncSession, kind: str | None = None) -> list[OrgRow]:
+    """Regions (top down, each under its parent) then units (by code), only those of
+    `kind` (a level or a unit kind) if given."""
+    regions: list[OrgRow] = []
+    units: list[OrgRow] = []
+    if kind is None or kind in LEVELS:
+        stmt = select(Region).order_by(Region.path)
+        if kind is not None:
+            stmt = stmt.where(Region.level == kind)
+        regions = [
+            OrgRow(r.code, r.name, r.level, r.parent_code, False)
+            for r in (await session.scalars(stmt)).all()
+        ]
+    if kind is None or kind in UNIT_KINDS:
+        ustmt = select(Unit).order_by(Unit.code)
+        if kind is not None:
+            ustmt = ustmt.where(Unit.kind == kind)
+        units = [
+            OrgRow(u.code, u.name, u.kind, u.region_code, True)
+            for u in (await session.scalars(ustmt)).all()
+        ]
+    return regions + units
+
+
+@dataclass(frozen=True, slots=True)
+class UnitSummary:
+    code: str
+    name: str
+    kind: str
+    region: str
+    categories: list[str]
+    staff: dict[str, int]  # role -> active staff bound to the unit (disabled ones left out)
+
+
+@dataclass(frozen=True, slots=True)
+class OrgDetail:
+    """One region or unit for `pingan org show`: no person is named, only counted."""
+
+    code: str
+    name: str
+    kind: str  # level or unit kind
+    is_unit: bool
+    parents: list[tuple[str, str, str]]  # (code, name, level), nearest first
+    children: list[tuple[str, str, str]]  # a region's child regions (code, name, level)
+    units: list[UnitSummary]  # a region's own units, or the unit itself
+
+
+async def _unit_summaries(session: AsyncSession, units: list[Unit]) -> list[UnitSummary]:
+    codes = [u.code for u in units]
+    counts: dict[str, dict[str, int]] = {c: {} for c in codes}
+    if codes:
+        rows = await session.execute(
+            select(Person.unit_code, Person.role, func.count())
+            .where(
+                Person.unit_code.in_(codes),
+                Person.role != "citizen",
+                Person.disabled_at.is_(None),
+            )
+            .group_by(Person.unit_code, Person.role)
+        )
+        for unit_code, role, n in rows.all():
+            if unit_code is not None:
+                counts[unit_code][role] = int(n)
+    return [
+        UnitSummary(u.code, u.name, u.kind, u.region_code, list(u.categories), counts[u.code])
+        for u in units
+    ]
+
+
+async def org_detail(session: AsyncSession, code: str) -> OrgDetail | None:
+    """The region or unit `code`, or None when there is neither."""
+    unit = await session.get(Unit, code)
+    region = await session.get(Region, unit.region_code if unit else code)
+    if unit is None and region is None:
+        return None
+    chain = await ancestors(session, region) if region is not None else []
+    if unit is not None:
+        return OrgDetail(
+            unit.code,
+            unit.name,
+            unit.kind,
+            True,
+            [(r.code, r.name, r.level) for r in chain],
+            [],
+            await _unit_summaries(session, [unit]),
+        )
+    assert region is not None
+    kids = (
+        await session.scalars(
+            select(Region).where(Region.parent_code == region.code).order_by(Region.code)
+        )
+    ).all()
+    own = list(
+        (
+            await session.scalars(
+                select(Unit).where(Unit.region_code == region.code).order_by(Unit.code)
+            )
+        ).all()
+    )
+    return OrgDetail(
+        region.code,
+        region.name,
+        region.level,
+        False,
+        [(r.code, r.name, r.level) for r in chain[1:]],
+        [(r.code, r.name, r.level) for r in kids],
+        await _unit_summaries(session, own),
+    )
 
 
 async def person_id_by_identity(session: AsyncSession, channel: str, user_ref: str) -> int | None:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from dispatch.context import DailyPoint
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
     from matplotlib.ft2font import FT2Font
 
@@ -113,7 +114,17 @@ def _integer_ticks(top: int) -> list[int]:
     return [int(t) for t in ticks if t >= 0]
 
 
-def render_daily_chart(
+# The fewest day slots and category rows a panel is laid out for: one day, or one type,
+# is drawn as wide (thick) as one of seven, centred on its tick, not as one fat bar.
+MIN_DAY_SLOTS = 7
+MIN_TYPE_ROWS = 6
+# Up to this many days the date labels fit upright; more are turned 45 degrees.
+UPRIGHT_DAYS = 7
+BAR_WIDTH = 0.4  # each of a day's two bars, in day slots
+TYPE_HEIGHT = 0.6  # each type's bar, in rows
+
+
+def daily_figure(
     title: str,
     days: Sequence[DailyPoint],
     open_by_type: Sequence[tuple[str, int]],
@@ -121,13 +132,9 @@ def render_daily_chart(
     new_label: str,
     resolved_label: str,
     open_title: str,
-) -> bytes:
-    """The daily-report chart as PNG bytes (1200 x 700 px).
-
-    *days* are drawn in the order given (normally the last 14, oldest first), as pairs of
-    bars with x labels like 11-16; *open_by_type* top to bottom in the order given, each
-    bar with its count. Empty sequences give empty, still labelled, panels.
-    """
+) -> Figure:
+    """The daily-report chart as a matplotlib Figure (drawn on an Agg canvas); see
+    `render_daily_chart`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
@@ -135,19 +142,42 @@ def render_daily_chart(
     small, normal, large = _props(8), _props(9), _props(12)
 
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
-    canvas = FigureCanvasAgg(fig)
+    FigureCanvasAgg(fig)
     left, right = fig.subplots(1, 2, width_ratios=(3, 2))
     fig.suptitle(title, fontproperties=large)
 
-    # Left: new versus resolved per day.
+    # Left: new versus resolved per day, the two bars of a day side by side, the pair
+    # centred on the day's tick.
     xs = list(range(len(days)))
-    width = 0.4
-    left.bar([x - width / 2 for x in xs], [p.new for p in days], width, color=NEW_COLOUR)
-    left.bar([x + width / 2 for x in xs], [p.resolved for p in days], width, color=RESOLVED_COLOUR)
-    left.set_xticks(
-        xs, [f"{p.day:%m-%d}" for p in days], fontproperties=small, rotation=45, ha="right"
+    width = BAR_WIDTH
+    left.bar(
+        [x - width / 2 for x in xs],
+        [p.new for p in days],
+        width,
+        align="center",
+        color=NEW_COLOUR,
     )
-    left.set_xlim(-0.7, max(len(days), 1) - 0.3)
+    left.bar(
+        [x + width / 2 for x in xs],
+        [p.resolved for p in days],
+        width,
+        align="center",
+        color=RESOLVED_COLOUR,
+    )
+    labels = [f"{p.day:%m-%d}" for p in days]
+    if len(days) > UPRIGHT_DAYS:
+        # Turned about their end, which sits under the tick.
+        left.set_xticks(
+            xs, labels, fontproperties=small, rotation=45, ha="right", rotation_mode="anchor"
+        )
+    else:
+        left.set_xticks(xs, labels, fontproperties=small)
+    # At least MIN_DAY_SLOTS slots wide, the days in the middle: a lone day is a pair of
+    # ordinary bars on its tick.
+    slots = max(len(days), MIN_DAY_SLOTS)
+    middle = (len(days) - 1) / 2 if days else (slots - 1) / 2
+    half = (slots - 1) / 2 + 0.7  # 0.7: the outer bars' half-slot and a little air
+    left.set_xlim(middle - half, middle + half)
     top = max((max(p.new, p.resolved) for p in days), default=0)
     ticks = _integer_ticks(top)
     left.set_yticks(ticks, [str(t) for t in ticks], fontproperties=small)
@@ -169,14 +199,15 @@ def render_daily_chart(
     left.grid(axis="y", color=GRID_COLOUR, linewidth=0.8)
     left.set_axisbelow(True)
 
-    # Right: open cases by type, top to bottom in the caller's order.
+    # Right: open cases by type, top to bottom in the caller's order, in rows of one
+    # height however few types there are.
     names = [name for name, _ in open_by_type]
     counts = [count for _, count in open_by_type]
     ys = list(range(len(open_by_type)))
-    bars = right.barh(ys, counts, color=OPEN_COLOUR, height=0.6)
+    bars = right.barh(ys, counts, color=OPEN_COLOUR, height=TYPE_HEIGHT, align="center")
     right.bar_label(bars, [str(c) for c in counts], padding=3, fontproperties=small)
     right.set_yticks(ys, names, fontproperties=normal)
-    right.set_ylim(max(len(ys), 1) - 0.5, -0.5)
+    right.set_ylim(max(len(ys), MIN_TYPE_ROWS) - 0.5, -0.5)
     xticks = _integer_ticks(max(counts, default=0))
     right.set_xticks(xticks, [str(t) for t in xticks], fontproperties=small)
     right.set_xlim(0, xticks[-1] * 1.15)  # room for the count after the longest bar
@@ -186,10 +217,36 @@ def render_daily_chart(
 
     for ax in (left, right):
         ax.spines[["top", "right"]].set_visible(False)
+    return fig
 
+
+def render_daily_chart(
+    title: str,
+    days: Sequence[DailyPoint],
+    open_by_type: Sequence[tuple[str, int]],
+    *,
+    new_label: str,
+    resolved_label: str,
+    open_title: str,
+) -> bytes:
+    """The daily-report chart as PNG bytes (1200 x 700 px).
+
+    *days* are drawn in the order given (normally the last 14, oldest first), as pairs of
+    bars centred on x labels like 11-16; *open_by_type* top to bottom in the order given,
+    each bar with its count. One day or one type is drawn at the size it has among many,
+    not stretched across the panel. Empty sequences give empty, still labelled, panels.
+    """
+    fig = daily_figure(
+        title,
+        days,
+        open_by_type,
+        new_label=new_label,
+        resolved_label=resolved_label,
+        open_title=open_title,
+    )
     out = io.BytesIO()
     # No "Software" text chunk (it names the matplotlib version): same input, same bytes.
-    canvas.print_png(out, metadata={"Software": None})
+    fig.canvas.print_png(out, metadata={"Software": None})  # type: ignore[attr-defined]
     return out.getvalue()
 
 

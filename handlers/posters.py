@@ -1,4 +1,4 @@
-"""一码通 posters: a printable page per grid with its QR codes (PNG, A5 proportions).
+"""一码通 posters: a printable page per grid with its QR codes (PNG, A5 at 300 dpi).
 
 `write_posters` makes one file per grid: it asks WeChat for the grid's parametric QR code
 (scene = grid code) and fills in the Telegram deep link; `render_poster` draws the codes
@@ -21,8 +21,14 @@ from handlers.charts import font_path
 from handlers.wechat_api import WeChatAPI, WeChatAPIError
 from locales import text
 
-# A5 is 148 x 210 mm; at 150 dpi that is 874 x 1240 pixels.
-WIDTH, HEIGHT = 874, 1240
+# A5 is 148 x 210 mm; at 300 dpi (print) that is 1748 x 2480 pixels. The layout below is
+# drawn in units of the old 150 dpi page (874 px wide) times SCALE.
+DPI = 300
+WIDTH, HEIGHT = 1748, 2480
+SCALE = WIDTH / 874
+# Widest a QR code may be: one code alone fills most of the width rather than sitting in
+# a corner of an empty page; two share it.
+ONE_CODE = int(WIDTH * 0.62)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +37,14 @@ class Code:
     content: str  # what the QR encodes
 
 
+def _px(size: float) -> int:
+    return round(size * SCALE)
+
+
 def _font(size: int) -> ImageFont.FreeTypeFont:
     # Noto Sans CJK comes as a collection; index 2 is Simplified Chinese (SC) in the
     # noto-cjk-sans-otc package. A wrong index only changes glyph shapes, not coverage.
-    return ImageFont.truetype(str(font_path()), size, index=_sc_index())
+    return ImageFont.truetype(str(font_path()), _px(size), index=_sc_index())
 
 
 def _sc_index() -> int:
@@ -60,7 +70,17 @@ def _centered(draw: ImageDraw.ImageDraw, y: int, text: str, font: ImageFont.Free
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     draw.text(((WIDTH - (right - left)) / 2, y), text, font=font, fill=(30, 30, 30))
     # Pillow types the box as floats; for a FreeType font it holds whole pixels.
-    return y + int(bottom - top) + 18
+    return y + int(bottom - top) + _px(18)
+
+
+def code_layout(count: int) -> tuple[int, list[int]]:
+    """The side of each QR code and the x of each, centred as a group: one code alone is
+    drawn large in the middle, two side by side."""
+    count = max(1, count)
+    margin = _px(60)
+    size = min(ONE_CODE, (WIDTH - margin * (count + 1)) // count)
+    gap = (WIDTH - size * count) // (count + 1)
+    return size, [gap + i * (size + gap) for i in range(count)]
 
 
 def render_poster(
@@ -74,39 +94,37 @@ def render_poster(
     how-to notes under them and the centre's name at the foot."""
     page = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(page)
-    draw.rectangle((0, 0, WIDTH, 150), fill=(196, 30, 58))
+    band = _px(150)
+    draw.rectangle((0, 0, WIDTH, band), fill=(196, 30, 58))
     title_font = _font(64)
     left, top, right, bottom = draw.textbbox((0, 0), title, font=title_font)
     draw.text(
-        ((WIDTH - (right - left)) / 2, (150 - (bottom - top)) / 2 - top),
+        ((WIDTH - (right - left)) / 2, (band - (bottom - top)) / 2 - top),
         title,
         font=title_font,
         fill="white",
     )
-    y = 190
+    y = _px(190)
     for i, line in enumerate(lines):
         y = _centered(draw, y, line, _font(46 if i == 0 else 34))
-    y += 20
-    count = max(1, len(codes))
-    size = min(360, (WIDTH - 60 * (count + 1)) // count)
-    gap = (WIDTH - size * count) // (count + 1)
+    y += _px(20)
+    size, xs = code_layout(len(codes))
     caption_font = _font(34)
-    for i, code in enumerate(codes):
-        x = gap + i * (size + gap)
+    for x, code in zip(xs, codes, strict=True):
         page.paste(_qr(code.content, size), (x, y))
         left, top, right, bottom = draw.textbbox((0, 0), code.caption, font=caption_font)
         draw.text(
-            (x + (size - (right - left)) / 2, y + size + 16),
+            (x + (size - (right - left)) / 2, y + size + _px(16)),
             code.caption,
             font=caption_font,
             fill=(30, 30, 30),
         )
-    y += size + 90
+    y += size + _px(90)
     for note in notes:
         y = _centered(draw, y, note, _font(30))
-    _centered(draw, HEIGHT - 110, footer, _font(30))
+    _centered(draw, HEIGHT - _px(110), footer, _font(30))
     out = io.BytesIO()
-    page.save(out, format="PNG", optimize=True)
+    page.save(out, format="PNG", optimize=True, dpi=(DPI, DPI))
     return out.getvalue()
 
 

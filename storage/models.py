@@ -360,8 +360,11 @@ class JobRun(Base):
     __tablename__ = "job_runs"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # When it really ran (the wall clock), even when replayed with `pingan jobs run --at`.
     last_run_at: Mapped[datetime]
     last_result: Mapped[str] = mapped_column(String(300), default="")
+    # The time a replayed run ran as (`--at`); None when it ran as of its own time.
+    as_of: Mapped[datetime | None]
 
 
 class InboundSeen(Base):

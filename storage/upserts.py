@@ -38,10 +38,12 @@ async def next_in_sequence(session: AsyncSession, year: int) -> int:
     return int(result.scalar_one())
 
 
-async def upsert_job_run(session: AsyncSession, name: str, at: datetime, result: str) -> None:
+async def upsert_job_run(
+    session: AsyncSession, name: str, at: datetime, result: str, as_of: datetime | None = None
+) -> None:
+    """Note that job `name` ran at `at` (the wall clock), as of `as_of` if it was replayed."""
     table = cast(Table, JobRun.__table__)
-    stmt = _insert(session, table).values(name=name, last_run_at=at, last_result=result)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["name"], set_={"last_run_at": at, "last_result": result}
-    )
+    values = {"last_run_at": at, "last_result": result, "as_of": as_of}
+    stmt = _insert(session, table).values(name=name, **values)
+    stmt = stmt.on_conflict_do_update(index_elements=["name"], set_=values)
     await session.execute(stmt)

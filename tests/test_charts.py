@@ -11,6 +11,7 @@ import sys
 import warnings
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -19,7 +20,14 @@ from PIL import Image
 from dispatch.context import DailyPoint
 from dispatch.orgfile import DEMO_ORG_PATH
 from handlers import charts
-from handlers.charts import missing_glyphs, render_daily_chart
+from handlers.charts import (
+    BAR_WIDTH,
+    MIN_DAY_SLOTS,
+    MIN_TYPE_ROWS,
+    daily_figure,
+    missing_glyphs,
+    render_daily_chart,
+)
 from locales import DEFAULT, catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -206,3 +214,71 @@ def test_renders_from_several_threads_at_once() -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         outputs = list(pool.map(lambda days: _render(days=days), inputs))
     assert outputs == [expected[len(days)] for days in inputs]
+
+
+# geometry: what a leader sees ------------------------------------------------------------------
+
+
+def _figure(days: list[DailyPoint], open_by_type: list[tuple[str, int]]) -> Any:
+    fig = daily_figure(
+        "每日工作情况",
+        days,
+        open_by_type,
+        new_label="新增",
+        resolved_label="化解",
+        open_title="未结案件（按类型）",
+    )
+    fig.canvas.draw()  # lays out the text, so its extents are final
+    return fig
+
+
+@pytest.mark.parametrize("n", [1, 3, 14])
+def test_each_days_pair_of_bars_sits_on_its_tick_and_its_label_under_it(n: int) -> None:
+    fig = _figure(_days(n), [("邻里纠纷", 3)])
+    left = fig.axes[0]
+    new, resolved = left.containers[0], left.containers[1]
+    ticks = list(left.get_xticks())
+    assert len(ticks) == n
+    renderer = fig.canvas.get_renderer()
+    for tick, a, b, label in zip(
+        ticks, new.patches, resolved.patches, left.get_xticklabels(), strict=True
+    ):
+        # the two bars touch at the tick, one each side
+        assert a.get_x() + a.get_width() == pytest.approx(tick)
+        assert b.get_x() == pytest.approx(tick)
+        # the label under the tick: centred on it, or (turned) ending at it
+        tick_px = left.transData.transform((tick, 0))[0]
+        box = label.get_window_extent(renderer)
+        if n > 7:  # turned about its end: the end's top corner at the tick
+            assert 0 <= box.x1 - tick_px < 16 and box.x0 < tick_px, (box, tick_px)
+        else:
+            assert abs((box.x0 + box.x1) / 2 - tick_px) < 2, (box, tick_px)
+    # a day is as wide with 1 day as with 7: no pair of fat bars filling the panel
+    width_px = abs(
+        left.transData.transform((BAR_WIDTH, 0))[0] - left.transData.transform((0, 0))[0]
+    )
+    panel_px = left.get_window_extent(renderer).width
+    assert width_px <= panel_px / (2 * MIN_DAY_SLOTS)
+
+
+@pytest.mark.parametrize("types", [1, 2, 6, 9])
+def test_one_type_is_a_bar_of_ordinary_thickness(types: int) -> None:
+    names = [
+        "邻里纠纷",
+        "婚姻家庭",
+        "山林土地",
+        "物业纠纷",
+        "其他",
+        "合同纠纷",
+        "医疗纠纷",
+        "消费纠纷",
+    ]
+    rows = [(names[i % len(names)] + str(i), types - i) for i in range(types)]
+    fig = _figure(_days(3), rows)
+    right = fig.axes[1]
+    renderer = fig.canvas.get_renderer()
+    panel_px = right.get_window_extent(renderer).height
+    for bar, y in zip(right.containers[0].patches, range(types), strict=True):
+        assert bar.get_y() + bar.get_height() / 2 == pytest.approx(y)  # centred on its row
+        top, bottom = (right.transData.transform((0, v))[1] for v in (y - 0.3, y + 0.3))
+        assert abs(top - bottom) <= panel_px / MIN_TYPE_ROWS  # never one fat bar

@@ -27,8 +27,8 @@ from dispatch.people import _ALPHABET
 from dispatch.vocab import RISKS
 from dispatch.workflow import STATES
 from storage.database import create_engine, session_factory
-from storage.models import Case, CaseOffer, OutboxMessage, Region, Unit
-from tests.conftest import BACKENDS, GRID, VILLAGE_MEDIATION, ZONE, Person
+from storage.models import Case, CaseOffer, CaseRead, Identity, OutboxMessage, Region, Unit
+from tests.conftest import BACKENDS, GRID, VILLAGE_MEDIATION, ZONE, Person, make_staff
 
 SETTINGS_VARIABLES = tuple(f"PINGAN_{name.upper()}" for name in Settings.model_fields)
 TOKEN = "123456789:AAHfake-token_for_tests_0123456789"
@@ -369,15 +369,52 @@ def test_a_reported_case_shows_up(db: str, classifier: Classifier) -> None:
 
     shown = ok("cases", "show", number).stdout
     assert number in shown and "events:" in shown
+    # One language: labels, not codes; one zone: local times with the offset.
+    assert "邻里纠纷" in shown and "调解中" in shown and "neighbor" not in shown
+    created = datetime.fromisoformat(data["created_at"]).astimezone(ZONE)
+    assert f"{created:%Y-%m-%d %H:%M:%S} +08:00" in shown, shown
+    assert "+00:00" not in shown
+
+    # Masked unless revealed: the phone, and numbers in the free text.
+    assert data["phone"] == "139****5678"
+    assert "13912345678" not in shown and "139****5678" in shown
+    assert count(db, CaseRead) == 0
 
     listed = ok("cases", "list").stdout.splitlines()
-    assert len(listed) == 1
-    line = listed[0]
-    assert line.startswith(number)
-    for word in ("in_progress", "neighbor", "曼听社区第1网格", "岩温"):
-        assert word in line, line
-    assert ok("cases", "list", "--status", "in_progress").stdout.startswith(number)
+    assert len(listed) == 2
+    assert listed[0].split("\t") == ["编号", "状态", "类型", "风险", "地点", "承办人"]
+    line = listed[1].split("\t")
+    assert line == [number, "调解中", "邻里纠纷", "一般", "曼听社区第1网格", "岩温"], line
+    machine = json.loads(ok("cases", "list", "--json").stdout)
+    assert [(c["number"], c["status"], c["category"]) for c in machine] == [
+        (number, "in_progress", "neighbor")
+    ]
+    assert ok("cases", "list", "--status", "in_progress").stdout.splitlines()[1].startswith(number)
     assert ok("cases", "list", "--status", "resolved").stdout.strip() == "no cases"
+
+    # A reveal names its reader, who must be staff allowed to read it, and is recorded.
+    assert pingan("cases", "show", number, "--reveal").exit_code == 2
+    mediator_id = str(_in_db(db, _person_id("岩温")))
+    revealed = ok("cases", "show", number, "--reveal", "--as", mediator_id).stdout
+    assert "13912345678" in revealed
+    assert count(db, CaseRead) == 1
+    citizen_id = str(_in_db(db, _person_id("villager")))
+    refused = pingan("cases", "show", number, "--reveal", "--as", citizen_id)
+    assert refused.exit_code == 2 and "13912345678" not in refused.output
+    assert count(db, CaseRead) == 1
+
+
+def _person_id(user_ref: str) -> Any:
+    async def work(sessions: Any) -> int:
+        async with sessions() as session:
+            return int(
+                await session.scalar(
+                    select(Identity.person_id).where(Identity.user_ref == user_ref)
+                )
+                or 0
+            )
+
+    return work
 
 
 # an uninitialised database ------------------------------------------------------------------
@@ -526,3 +563,72 @@ def test_stuck_and_overdue_work_is_found(db: str, classifier: Classifier) -> Non
     _in_db(db, die_mid_send)
     code, found = _findings()
     assert code == 1 and "lease_expired" in found
+
+
+# organisation, times, errors -------------------------------------------------------------------
+
+
+def test_org_list_and_show_find_the_codes(db: str, classifier: Classifier) -> None:
+    ok("init", "--demo")
+    listed = ok("org", "list").stdout.splitlines()
+    assert listed[0].split("\t") == ["代码", "名称", "层级/类别", "上级"]
+    rows = {line.split("\t")[0]: line.split("\t") for line in listed[1:]}
+    assert rows[GRID] == [GRID, "曼听社区第1网格", "网格", "532801001001"]
+    assert rows[VILLAGE_MEDIATION][2] == "调解委员会"
+    centres = json.loads(ok("org", "list", "--level", "center", "--json").stdout)
+    assert centres and all(c["kind"] == "center" for c in centres)
+    assert {"code", "name", "kind", "region"} == set(centres[0])
+    grids = json.loads(ok("org", "list", "--level", "grid", "--json").stdout)
+    assert len(grids) == 40 and all(g["level"] == "grid" for g in grids)
+
+    async def bind(sessions: Any) -> None:
+        services = services_for(sessions, classifier)
+        await make_staff(services, "m-1", "mediator", VILLAGE_MEDIATION)
+        await make_staff(services, "m-2", "mediator", VILLAGE_MEDIATION)
+
+    _in_db(db, bind)
+    unit = ok("org", "show", VILLAGE_MEDIATION).stdout
+    assert "曼听社区人民调解委员会" in unit and "曼听社区 (532801001001)" in unit
+    assert "调解员 3" in unit, unit  # the demo's 岩温 and the two bound here
+    assert "m-1" not in unit and "岩温" not in unit  # counted, never named
+    village = ok("org", "show", "532801001001").stdout
+    assert "曼听社区第1网格 (532801001001G01)" in village and VILLAGE_MEDIATION in village
+    assert "允景洪街道 (532801001)" in village
+    unknown = pingan("org", "show", "NOPE")
+    assert unknown.exit_code == 1
+    assert unknown.stderr.startswith("error: no region or unit 'NOPE'")
+
+
+def test_invite_expiry_is_local_time_with_its_offset(db: str) -> None:
+    ok("init", "--demo")
+    before = SystemClock().now()
+    shown = ok("invite", "create", "--role", "mediator", "--unit", VILLAGE_MEDIATION).stdout
+    line = next(x for x in shown.splitlines() if x.startswith("expires: "))
+    expires = datetime.strptime(line.removeprefix("expires: "), "%Y-%m-%d %H:%M %z")
+    assert expires.utcoffset() == timedelta(hours=8)
+    assert (
+        timedelta(days=7) - timedelta(minutes=2) < expires - before < timedelta(days=7, minutes=1)
+    )
+
+
+def test_jobs_list_shows_when_a_replayed_job_really_ran(db: str) -> None:
+    ok("init")
+    ran = ok("jobs", "run", "housekeeping", "--at", "2020-01-05T03:00").stdout
+    assert ran.startswith("housekeeping at 2020-01-05 03:00:00 +08:00:"), ran
+    now = SystemClock().now().astimezone(ZONE)
+    listed = ok("jobs", "list").stdout.splitlines()
+    last = listed[listed.index(next(x for x in listed if x.startswith("housekeeping"))) + 3]
+    assert "(as of 2020-01-05 03:00 +08:00)" in last, last
+    really = datetime.strptime(last.split("last: ")[1][:26], "%Y-%m-%d %H:%M:%S %z")
+    assert abs(really - now) < timedelta(minutes=1), last
+    ok("jobs", "run", "housekeeping")  # a run of its own time says nothing about "as of"
+    assert "as of" not in ok("jobs", "list").stdout
+
+
+@pytest.mark.parametrize(
+    "args", [["cases", "list", "--bogus"], ["nope"], ["org", "show"]], ids=" ".join
+)
+def test_click_errors_have_our_prefix(args: list[str]) -> None:
+    result = pingan(*args)
+    assert result.exit_code == 2
+    assert "error: " in result.stderr and "Error:" not in result.stderr, result.stderr

@@ -164,7 +164,8 @@ async def test_jobs_list_and_a_job_replayed_at_a_given_time(
     again = await asyncio.to_thread(runner.invoke, main, ["jobs", "run", "digest", "--at", moment])
     assert "0 reports queued" in again.output  # replayed: nothing twice
     listed = await asyncio.to_thread(runner.invoke, main, ["jobs", "list"])
-    assert "last: 2026-12-02 19:00:00 — 0 reports queued" in listed.output
+    # When it really ran (now), and the time it was replayed as.
+    assert "(as of 2026-12-02 19:00 +08:00) — 0 reports queued" in listed.output
     bogus = await asyncio.to_thread(runner.invoke, main, ["jobs", "run", "bogus"])
     assert bogus.exit_code == 2 and "unknown job" in bogus.output
     garbled = await asyncio.to_thread(

@@ -1,7 +1,7 @@
 """The `pingan` command line: the root group and shared database context in `root`, one
 module per group of commands. Importing this package registers them all on `main`."""
 
-from bot.cli import cases, database, doctor, jobs, outbox, people, person, run, wechat
+from bot.cli import cases, database, doctor, jobs, org, outbox, people, person, run, wechat
 from bot.cli.root import main
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "doctor",
     "jobs",
     "main",
+    "org",
     "outbox",
     "people",
     "person",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli.root import fail, get_settings, main, open_database
+from bot.cli.root import fail, get_settings, main, open_database, when
 
 if TYPE_CHECKING:
     from dispatch.clock import Clock
@@ -25,7 +25,6 @@ def jobs_list() -> None:
 
     from bot.scheduler import next_runs
     from bot.wallclock import SystemClock
-    from dispatch.clock import as_utc
     from dispatch.jobs import JOBS
     from storage.models import JobRun
 
@@ -42,14 +41,14 @@ def jobs_list() -> None:
             ran = last.get(name)
             click.echo(f"{name:<9} {kind} {every}")
             click.echo(f"          {job.description}")
-            click.echo(
-                f"          next: {nxt.astimezone(settings.zone):%Y-%m-%d %H:%M:%S %Z}"
-                if nxt
-                else "          next: -"
-            )
+            click.echo(f"          next: {when(nxt, settings.zone, seconds=True)}")
             if ran is not None:
-                at = as_utc(ran.last_run_at).astimezone(settings.zone)
-                click.echo(f"          last: {at:%Y-%m-%d %H:%M:%S} — {ran.last_result}")
+                # When it really ran; a run replayed with --at says the time it ran as.
+                replayed = f" (as of {when(ran.as_of, settings.zone)})" if ran.as_of else ""
+                click.echo(
+                    f"          last: {when(ran.last_run_at, settings.zone, seconds=True)}"
+                    f"{replayed} — {ran.last_result}"
+                )
             else:
                 click.echo("          last: never")
 
@@ -93,7 +92,8 @@ def jobs_run(name: str, at: str | None) -> None:
 
     async def go() -> str:
         async with open_database(settings) as db:
-            return await run_job(name, JobContext(db.sessions, domain))
+            wall = SystemClock() if at is not None else None
+            return await run_job(name, JobContext(db.sessions, domain), wall=wall)
 
-    when = clock.now().astimezone(settings.zone)
-    click.echo(f"{name} at {when:%Y-%m-%d %H:%M:%S %Z}: {asyncio.run(go())}")
+    as_of = when(clock.now(), settings.zone, seconds=True)
+    click.echo(f"{name} at {as_of}: {asyncio.run(go())}")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bot.cli.root import fail, get_settings, main, open_database
+from bot.cli.root import fail, get_settings, main, open_database, when
 
 
 @main.group()
@@ -59,7 +59,8 @@ def invite_create(role: str, unit_code: str, name: str, region_code: str | None,
                     )
                 unit = await session.get_one(Unit, unit_code)
             click.echo(
-                f"role: {role}\nunit: {unit.name} ({unit.code})\nexpires: {created.expires_at_iso}"
+                f"role: {role}\nunit: {unit.name} ({unit.code})\n"
+                f"expires: {when(datetime.fromisoformat(created.expires_at_iso), settings.zone)}"
             )
             click.echo("the person sends: /bind CODE  (or 绑定 CODE) to the bot")
             click.echo(created.code)
@@ -68,7 +69,7 @@ def invite_create(role: str, unit_code: str, name: str, region_code: str | None,
 
 
 def _when(at: datetime | None, zone: ZoneInfo) -> str:
-    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if at is not None else "-"
+    return when(at, zone)
 
 
 @invite.command("list")

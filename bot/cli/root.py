@@ -9,7 +9,9 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import text
@@ -31,9 +33,73 @@ def get_settings() -> Settings:
         fail(str(exc), 2)
 
 
+ERROR_PREFIX = "error: "
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"{ERROR_PREFIX}{message}", err=True)
     sys.exit(code)
+
+
+def when(at: datetime | None, zone: ZoneInfo, *, seconds: bool = False) -> str:
+    """How the CLI prints a time, everywhere: in the configured zone with its offset
+    ("2026-12-01 09:30 +08:00"); "-" for none. A naive time (SQLite) is UTC."""
+    if at is None:
+        return "-"
+    local = (at.replace(tzinfo=UTC) if at.tzinfo is None else at).astimezone(zone)
+    offset = local.strftime("%z")
+    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + (
+        f" {offset[:3]}:{offset[3:]}"
+    )
+
+
+def label(group: str, code: str | None, locale: str) -> str:
+    """The human name of a code in the configured language ("cat", "neighbor" -> 邻里纠纷);
+    the code itself when the catalogue has none, "-" for none."""
+    from locales import catalog, text
+
+    if code is None:
+        return "-"
+    key = f"{group}.{code}"
+    return text(key, locale) if key in catalog(locale) or key in catalog("zh_CN") else code
+
+
+def _show_lowercase(exc: click.ClickException) -> None:
+    """Make click's own errors (a wrong option, a missing argument) print as ours do:
+    "error: …" on stderr, after the usage line for a usage error."""
+
+    def show(file: Any = None) -> None:
+        ctx = getattr(exc, "ctx", None)
+        if isinstance(exc, click.UsageError) and ctx is not None:
+            hint = f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.\n"
+            click.echo(f"{ctx.get_usage()}\n{hint}", err=True, color=ctx.color)
+        click.echo(f"{ERROR_PREFIX}{exc.format_message()}", err=True)
+
+    exc.show = show  # type: ignore[method-assign]
+
+
+class _Group(click.Group):
+    """The root group: click's errors get our "error:" prefix."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            _show_lowercase(exc)
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            _show_lowercase(exc)
+            raise
 
 
 async def reach(engine: AsyncEngine) -> None:
@@ -88,7 +154,7 @@ async def open_app(settings: Settings) -> AsyncIterator[App]:
         await app.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:
     """pingan-bot: report, route and mediate grassroots disputes in chat."""

@@ -29,21 +29,12 @@ def _wechat_api(settings: Settings, sessions: Sessions) -> WeChatAPI:
     )
 
 
-async def _telegram_link(settings: Settings) -> str | None:
-    """The bot's deep link with `{grid}` to fill in, or None without a (working) token."""
-    if settings.telegram_token is None:
+def _telegram_link(settings: Settings) -> str | None:
+    """The bot's deep link with `{grid}` to fill in, from PINGAN_TELEGRAM_BOT_USERNAME (no
+    getMe call: posters are made offline), or None when it is not set."""
+    if settings.telegram_bot_username is None:
         return None
-    from bot.telegram_bot import make_bot
-
-    bot = make_bot(settings.telegram_token.get_secret_value(), str(settings.telegram_api_base))
-    try:
-        me = await bot.get_me()
-    except Exception as exc:  # no network, a wrong token: posters without that code
-        click.echo(f"warning: no Telegram code ({exc.__class__.__name__}: {exc})", err=True)
-        return None
-    finally:
-        await bot.session.close()
-    return f"https://t.me/{me.username}?start=g_{{grid}}"
+    return f"https://t.me/{settings.telegram_bot_username}?start=g_{{grid}}"
 
 
 @main.group()
@@ -94,12 +85,20 @@ def qr(grid_code: str | None, every: bool, out: Path) -> None:
                 grids = await grid_places(session, grid_code)
             if not grids:
                 fail(f"no grid {grid_code}" if grid_code else "no grids: import an organisation")
-            link = await _telegram_link(settings)
+            link = _telegram_link(settings)
             api = _wechat_api(settings, db.sessions) if settings.wechat_enabled else None
             if api is None and link is None:
                 fail(
-                    "configure WeChat (PINGAN_WECHAT_*) or Telegram (PINGAN_TELEGRAM_TOKEN) first",
+                    "no code to print: set PINGAN_TELEGRAM_BOT_USERNAME (Telegram) or"
+                    " PINGAN_WECHAT_TOKEN, PINGAN_WECHAT_APP_ID and PINGAN_WECHAT_APP_SECRET"
+                    " (WeChat)",
                     2,
+                )
+            if link is None and settings.telegram_token is not None:
+                click.echo(
+                    "warning: PINGAN_TELEGRAM_BOT_USERNAME is not set: posters without the"
+                    " Telegram code",
+                    err=True,
                 )
             try:
                 return await write_posters(
