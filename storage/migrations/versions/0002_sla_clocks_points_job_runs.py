@@ -1,11 +1,4 @@
-"""sla clocks, points, job runs
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-29 02:39:00.217912
-"""
-
-from collections.abc import Sequence
+"""sla clocks, points, job runs (revision 0002, after 0001; 2026-11-29)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from alembic import op
 
 revision: str = '0002'
 down_revision: str | None = '0001'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

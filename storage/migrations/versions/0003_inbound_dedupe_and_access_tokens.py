@@ -1,11 +1,4 @@
-"""inbound dedupe and access tokens
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-29 03:07:03.884941
-"""
-
-from collections.abc import Sequence
+"""inbound dedupe and access tokens (revision 0003, after 0002; 2026-11-29)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from alembic import op
 
 revision: str = '0003'
 down_revision: str | None = '0002'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

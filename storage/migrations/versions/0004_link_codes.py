@@ -1,11 +1,4 @@
-"""link codes
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-29 04:01:46.585632
-"""
-
-from collections.abc import Sequence
+"""link codes (revision 0004, after 0003; 2026-11-29)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from alembic import op
 
 revision: str = '0004'
 down_revision: str | None = '0003'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,11 +1,4 @@
-"""outbox delivery: leases, parts sent, retry horizon, in-doubt sends, urgent delays
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-01 09:00:00.000000
-"""
-
-from collections.abc import Sequence
+"""outbox delivery: leases, parts sent, retry horizon, in-doubt sends, urgent delays (revision 0005, after 0004; 2026-12-01)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from alembic import op
 
 revision: str = '0005'
 down_revision: str | None = '0004'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

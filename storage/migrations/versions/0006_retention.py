@@ -1,11 +1,4 @@
-"""retention: when a case was redacted, and the privacy log
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-01 10:00:00
-"""
-
-from collections.abc import Sequence
+"""retention: when a case was redacted, and the privacy log (revision 0006, after 0005; 2026-12-01)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from alembic import op
 
 revision: str = '0006'
 down_revision: str | None = '0005'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

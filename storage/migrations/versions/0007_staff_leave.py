@@ -1,11 +1,4 @@
-"""staff leave and need-to-know reads: people.disabled_at, invites.revoked_at, status_misses
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-01 21:00:00
-"""
-
-from collections.abc import Sequence
+"""staff leave and need-to-know reads: people.disabled_at, invites.revoked_at, status_misses (revision 0007, after 0006; 2026-12-01)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from alembic import op
 
 revision: str = '0007'
 down_revision: str | None = '0006'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,12 +1,5 @@
 """job runs: when a job really ran (last_run_at, the wall clock) and the time it ran as
-(as_of, set when `pingan jobs run --at` replayed it)
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-01 22:00:00
-"""
-
-from collections.abc import Sequence
+(as_of, set when `pingan jobs run --at` replayed it) (revision 0008, after 0007; 2026-12-01)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,8 +7,6 @@ from alembic import op
 
 revision: str = '0008'
 down_revision: str | None = '0007'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
