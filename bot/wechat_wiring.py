@@ -15,7 +15,7 @@ from bot.app import App
 from dialogs.router import handle
 from dispatch.inbound import queue_replies
 from dispatch.messages import Inbound, Reply
-from handlers.sender import OutboxSender, Progress
+from handlers.sender import OutboxSender, Outgoing
 from handlers.wechat import WeChatCallback
 from handlers.wechat_api import WeChatAPI
 from handlers.wechat_transport import WeChatTransport, numbered_choices
@@ -103,16 +103,9 @@ class RememberingTransport:
         self.inner = inner
         self.callback: WeChatCallback | None = None
 
-    async def deliver(
-        self,
-        chat_ref: str,
-        reply: Reply,
-        locale: str,
-        notice_id: int = 0,
-        progress: Progress | None = None,
-    ) -> str:
-        sent = await self.inner.deliver(chat_ref, reply, locale, notice_id, progress)
-        _, payloads = numbered_choices(reply, locale)
+    async def deliver(self, out: Outgoing) -> str:
+        sent = await self.inner.deliver(out)
+        _, payloads = numbered_choices(out.reply, out.locale)
         if payloads and self.callback is not None:
-            self.callback.remember(chat_ref, payloads)
+            self.callback.remember(out.chat_ref, payloads)
         return sent

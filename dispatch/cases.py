@@ -39,6 +39,7 @@ from dispatch.routing import (
     fallback_centre,
     top_centre,
 )
+from dispatch.rows import fetch_rows
 from dispatch.vocab import LEVELS, RISKS
 from dispatch.workflow import TransitionRefused
 from storage.models import (
@@ -317,17 +318,14 @@ async def offer_to_queue_centre(ctx: Ctx, case: Case) -> list[tuple[CaseOffer, P
     if case.unit_code is None:
         return holders
     holding = {person.id for _, person in holders}
-    dispatchers = (
-        await session.scalars(
-            select(Person)
-            .where(
-                Person.unit_code == case.unit_code,
-                Person.role == "dispatcher",
-                Person.disabled_at.is_(None),
-            )
-            .order_by(Person.id)
-        )
-    ).all()
+    dispatchers = await fetch_rows(
+        session,
+        Person,
+        Person.unit_code == case.unit_code,
+        Person.role == "dispatcher",
+        Person.disabled_at.is_(None),
+        order_by=Person.id,
+    )
     now = clock.now()
     made: list[tuple[CaseOffer, Person]] = []
     for person in dispatchers:
@@ -774,31 +772,25 @@ async def reported_by(session: AsyncSession, person: Person, limit: int = 10) ->
 
 async def tasks_of(session: AsyncSession, person: Person) -> tuple[list[Case], list[CaseOffer]]:
     """A handler's open cases, and the offers waiting for their answer."""
-    cases = (
-        await session.scalars(
-            select(Case)
-            .where(Case.assignee_id == person.id, Case.status == "in_progress")
-            .order_by(Case.accepted_at)
-        )
-    ).all()
-    offers = (
-        await session.scalars(
-            select(CaseOffer)
-            .where(CaseOffer.person_id == person.id, CaseOffer.state == "open")
-            .order_by(CaseOffer.offered_at)
-        )
-    ).all()
-    return list(cases), list(offers)
+    cases = await fetch_rows(
+        session,
+        Case,
+        Case.assignee_id == person.id,
+        Case.status == "in_progress",
+        order_by=Case.accepted_at,
+    )
+    offers = await fetch_rows(
+        session,
+        CaseOffer,
+        CaseOffer.person_id == person.id,
+        CaseOffer.state == "open",
+        order_by=CaseOffer.offered_at,
+    )
+    return cases, offers
 
 
 async def events_of(session: AsyncSession, case: Case) -> list[CaseEvent]:
-    return list(
-        (
-            await session.scalars(
-                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-            )
-        ).all()
-    )
+    return await fetch_rows(session, CaseEvent, CaseEvent.case_id == case.id, order_by=CaseEvent.id)
 
 
 # pause, supervision, follow-up ------------------------------------------------------------

@@ -34,19 +34,22 @@ class DailyPoint:
     resolved: int
 
 
-class ChartRenderer(Protocol):
-    """Draws the leaders' daily-report chart; every label arrives already localised."""
+@dataclass(frozen=True, slots=True)
+class DailyChart:
+    """What the leaders' daily-report chart shows; every label already localised."""
 
-    def daily_chart(
-        self,
-        title: str,
-        days: Sequence[DailyPoint],
-        open_by_type: Sequence[tuple[str, int]],
-        *,
-        new_label: str,
-        resolved_label: str,
-        open_title: str,
-    ) -> bytes:
+    title: str
+    days: Sequence[DailyPoint]  # drawn in this order, normally the last 14, oldest first
+    open_by_type: Sequence[tuple[str, int]]  # (category label, open cases), top to bottom
+    new_label: str
+    resolved_label: str
+    open_title: str
+
+
+class ChartRenderer(Protocol):
+    """Draws the leaders' daily-report chart."""
+
+    def daily_chart(self, chart: DailyChart) -> bytes:
         """PNG bytes."""
         ...
 

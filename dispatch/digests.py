@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import outbox, points, stats
-from dispatch.context import Ctx, DailyPoint, Domain
+from dispatch.context import Ctx, DailyChart, DailyPoint, Domain
 from dispatch.messages import Reply, t
 from dispatch.org import jurisdiction_path
 from dispatch.policy import Policy
@@ -128,12 +128,14 @@ async def _chart(ctx: Ctx, leader: Person, path: str, name: str, day: date) -> s
     # Rendering takes 0.3-0.7 s of CPU: off the event loop, so chats keep flowing meanwhile.
     png = await asyncio.to_thread(
         ctx.domain.charts.daily_chart,
-        render("chart.title", locale, {"region": name, "day": day.isoformat()}),
-        [DailyPoint(d, new, resolved) for d, new, resolved in series],
-        [(render(f"cat.{c}", locale), n) for c, n in opened],
-        new_label=render("chart.new", locale),
-        resolved_label=render("chart.resolved", locale),
-        open_title=render("chart.open_by_type", locale),
+        DailyChart(
+            render("chart.title", locale, {"region": name, "day": day.isoformat()}),
+            [DailyPoint(d, new, resolved) for d, new, resolved in series],
+            [(render(f"cat.{c}", locale), n) for c, n in opened],
+            new_label=render("chart.new", locale),
+            resolved_label=render("chart.resolved", locale),
+            open_title=render("chart.open_by_type", locale),
+        ),
     )
     return "png:" + base64.b64encode(png).decode()
 

@@ -231,17 +231,11 @@ async def claim_one(
 
 
 async def claim(
-    session: AsyncSession,
-    clock: Clock,
-    channel: str,
-    *,
-    limit: int = 50,
-    person_id: int | None = None,
-    quiet: bool = False,
-    lease: timedelta = SENDING_LEASE,
+    session: AsyncSession, clock: Clock, channel: str, *, lease: timedelta = SENDING_LEASE
 ) -> list[Claimed]:
-    """Claim several due notices at once (tools and tests; the sender claims one at a time)."""
-    found = await due(session, clock, channel, limit=limit, person_id=person_id, quiet=quiet)
+    """Claim the first due notices at once (tests; the sender picks with `due()` and claims
+    one at a time)."""
+    found = await due(session, clock, channel)
     claimed = [await claim_one(session, clock, d.id, lease) for d in found]
     return [c for c in claimed if c is not None]
 

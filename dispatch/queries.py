@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.cases import place_name
 from dispatch.org import ancestors
+from dispatch.rows import fetch_rows
 from dispatch.vocab import LEVELS, UNIT_KINDS
 from storage.models import Case, Identity, Person, Region, Unit
 
@@ -98,20 +99,16 @@ async def org_rows(session: AsyncSession, kind: str | None = None) -> list[OrgRo
     regions: list[OrgRow] = []
     units: list[OrgRow] = []
     if kind is None or kind in LEVELS:
-        stmt = select(Region).order_by(Region.path)
-        if kind is not None:
-            stmt = stmt.where(Region.level == kind)
+        only = [Region.level == kind] if kind is not None else []
         regions = [
             OrgRow(r.code, r.name, r.level, r.parent_code, False)
-            for r in (await session.scalars(stmt)).all()
+            for r in await fetch_rows(session, Region, *only, order_by=Region.path)
         ]
     if kind is None or kind in UNIT_KINDS:
-        ustmt = select(Unit).order_by(Unit.code)
-        if kind is not None:
-            ustmt = ustmt.where(Unit.kind == kind)
+        only = [Unit.kind == kind] if kind is not None else []
         units = [
             OrgRow(u.code, u.name, u.kind, u.region_code, True)
-            for u in (await session.scalars(ustmt)).all()
+            for u in await fetch_rows(session, Unit, *only, order_by=Unit.code)
         ]
     return regions + units
 
@@ -179,18 +176,10 @@ async def org_detail(session: AsyncSession, code: str) -> OrgDetail | None:
             await _unit_summaries(session, [unit]),
         )
     assert region is not None
-    kids = (
-        await session.scalars(
-            select(Region).where(Region.parent_code == region.code).order_by(Region.code)
-        )
-    ).all()
-    own = list(
-        (
-            await session.scalars(
-                select(Unit).where(Unit.region_code == region.code).order_by(Unit.code)
-            )
-        ).all()
+    kids = await fetch_rows(
+        session, Region, Region.parent_code == region.code, order_by=Region.code
     )
+    own = await fetch_rows(session, Unit, Unit.region_code == region.code, order_by=Unit.code)
     return OrgDetail(
         region.code,
         region.name,

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.org import ancestors, root_region
+from dispatch.rows import fetch_rows
 from dispatch.vocab import LEVELS
 from storage.models import Case, CaseOffer, Person, Region, Unit
 
@@ -127,13 +128,13 @@ async def nearest_centre(
     ancestors through every level; None when no centre on the way has one."""
     excluded = set(exclude)
     for level_region in await ancestors(session, region):
-        centres = (
-            await session.scalars(
-                select(Unit)
-                .where(Unit.region_code == level_region.code, Unit.kind == "center")
-                .order_by(Unit.code)
-            )
-        ).all()
+        centres = await fetch_rows(
+            session,
+            Unit,
+            Unit.region_code == level_region.code,
+            Unit.kind == "center",
+            order_by=Unit.code,
+        )
         for centre in centres:
             dispatcher = await _least_loaded(session, centre.code, "dispatcher", excluded)
             if dispatcher is not None:

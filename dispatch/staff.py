@@ -21,6 +21,7 @@ from dispatch.messages import Reply
 from dispatch.people import reachable_identity
 from dispatch.recipients import open_offer_holders
 from dispatch.routing import centre_target
+from dispatch.rows import fetch_rows
 from storage.models import Case, CaseOffer, DialogState, Identity, Invite, Person, Unit
 
 
@@ -137,13 +138,13 @@ async def disable(ctx: Ctx, person: Person) -> Disabled:
         purpose="staff_left",
         dedupe_key=f"staff_left:{person.id}",
     )
-    offers = (
-        await session.scalars(
-            select(CaseOffer)
-            .where(CaseOffer.person_id == person.id, CaseOffer.state == "open")
-            .order_by(CaseOffer.id)
-        )
-    ).all()
+    offers = await fetch_rows(
+        session,
+        CaseOffer,
+        CaseOffer.person_id == person.id,
+        CaseOffer.state == "open",
+        order_by=CaseOffer.id,
+    )
     for offer in offers:
         case = await session.get_one(Case, offer.case_id)
         offer.state, offer.decided_at, offer.reason = "withdrawn", now, "staff_disabled"
@@ -154,13 +155,9 @@ async def disable(ctx: Ctx, person: Person) -> Disabled:
         done.offers_passed.append(case.number)
         if case.status == "assigned" and not await open_offer_holders(session, case):
             await cases.pass_on(ctx, case, offer, from_dispatcher=False)
-    held = (
-        await session.scalars(
-            select(Case)
-            .where(Case.assignee_id == person.id, Case.status == "in_progress")
-            .order_by(Case.id)
-        )
-    ).all()
+    held = await fetch_rows(
+        session, Case, Case.assignee_id == person.id, Case.status == "in_progress", order_by=Case.id
+    )
     for case in held:
         await workflow.apply(
             session,

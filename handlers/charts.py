@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dispatch.context import DailyPoint
+from dispatch.context import DailyChart, DailyPoint
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -253,4 +253,12 @@ def render_daily_chart(
 class MatplotlibCharts:
     """dispatch.context.ChartRenderer, drawn by `render_daily_chart`."""
 
-    daily_chart = staticmethod(render_daily_chart)
+    def daily_chart(self, chart: DailyChart) -> bytes:
+        return render_daily_chart(
+            chart.title,
+            chart.days,
+            chart.open_by_type,
+            new_label=chart.new_label,
+            resolved_label=chart.resolved_label,
+            open_title=chart.open_title,
+        )

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from dialogs.base import Answer
 from dispatch.messages import Inbound, Location, Reply
-from handlers.sender import Progress
+from handlers.sender import Outgoing
 from locales import text as render
 
 CHANNEL = "console"
@@ -85,19 +85,12 @@ class ConsoleChannel:
 
     channel = CHANNEL
 
-    async def deliver(
-        self,
-        chat_ref: str,
-        reply: Reply,
-        locale: str,
-        notice_id: int = 0,
-        progress: Progress | None = None,
-    ) -> str:
+    async def deliver(self, out: Outgoing) -> str:
         # The notice's own id: unique across chat sessions, so ">n7 接单" is never ambiguous.
-        ref = f"n{notice_id}"
-        if progress is not None and progress.start > 0:
+        ref = f"n{out.notice_id}"
+        if out.progress.start > 0:
             return ref  # shown already (the console prints a notice as one part)
-        self.show(reply, locale, prefix=f"\n🔔 [#{ref}] ")
+        self.show(out.reply, out.locale, prefix=f"\n🔔 [#{ref}] ")
         if self.prompt:
             self.out.write(self.prompt)
             self.out.flush()

@@ -28,7 +28,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -98,18 +98,22 @@ class Progress:
             await self.on_part(self.done, ref, last)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One notice for a transport: whom, what, in which language, and how far it got."""
+
+    chat_ref: str
+    reply: Reply
+    locale: str
+    notice_id: int = 0  # 0: not from the outbox
+    progress: Progress = field(default_factory=Progress)
+
+
 class Transport(Protocol):
     channel: str
 
-    async def deliver(
-        self,
-        chat_ref: str,
-        reply: Reply,
-        locale: str,
-        notice_id: int = 0,
-        progress: Progress | None = None,
-    ) -> str:
-        """Send one notice (from `progress.start` on); return the platform's id of its last
+    async def deliver(self, out: Outgoing) -> str:
+        """Send one notice (from `out.progress.start` on); return the platform's id of its last
         part (for replies to it), or "" when every part had been sent before."""
         ...
 
@@ -384,7 +388,7 @@ class OutboxSender:
 
                 progress.on_part = renewed
                 return await self.transport.deliver(
-                    notice.chat_ref, notice.reply, locale, notice.id, progress
+                    Outgoing(notice.chat_ref, notice.reply, locale, notice.id, progress)
                 )
         except TimeoutError as exc:
             raise DeliveryTimedOut(f"no answer in {self.call_budget:g}s") from exc

@@ -41,7 +41,7 @@ from handlers.sender import (
     DeliveryFailed,
     DeliveryRateLimited,
     DeliveryRetry,
-    Progress,
+    Outgoing,
 )
 from locales import text as render
 
@@ -176,19 +176,12 @@ class TelegramTransport:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def deliver(
-        self,
-        chat_ref: str,
-        reply: Reply,
-        locale: str,
-        notice_id: int = 0,
-        progress: Progress | None = None,
-    ) -> str:
+    async def deliver(self, out: Outgoing) -> str:
         """Outcomes: sent (the last part's message id, "" if every part was sent before);
         429: DeliveryRateLimited (a wait); blocked (403): DeliveryBlocked; a request
         Telegram refuses (400): DeliveryFailed; network trouble or 5xx: DeliveryRetry."""
-        progress = progress or Progress()
-        chat_id = int(chat_ref)
+        reply, locale, progress = out.reply, out.locale, out.progress
+        chat_id = int(out.chat_ref)
         pictures = [item for item in reply.media if item.startswith("png:")]
         # Room is kept for the "sent again" marker, so that the parts come out the same on
         # every try, marked or not.

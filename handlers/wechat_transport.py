@@ -21,7 +21,7 @@ from handlers.sender import (
     DeliveryFailed,
     DeliveryRetry,
     DeliveryWaiting,
-    Progress,
+    Outgoing,
 )
 from handlers.wechat_api import (
     MAX_TEXT_BYTES,
@@ -88,16 +88,9 @@ class WeChatTransport:
         # 48-hour window (e.g. {"offer": "...", "accepted": "..."}).
         self.templates = templates or {}
 
-    async def deliver(
-        self,
-        chat_ref: str,
-        reply: Reply,
-        locale: str,
-        notice_id: int = 0,
-        progress: Progress | None = None,
-    ) -> str:
+    async def deliver(self, out: Outgoing) -> str:
         """Send the images, then the text's pieces (WeChat takes 2048 bytes a message),
-        each a part: a retry resumes at `progress.start`. Returns a reference to what was
+        each a part: a retry resumes at `out.progress.start`. Returns a reference to what was
         sent.
 
         Outcomes: sent as customer-service messages ("cs:<notice id>"); outside the
@@ -105,7 +98,8 @@ class WeChatTransport:
         unfollowed or blacklisted us: DeliveryBlocked; network trouble, WeChat busy or
         quota reached: DeliveryRetry; anything else WeChat refuses: DeliveryFailed.
         """
-        progress = progress or Progress()
+        chat_ref, reply, locale, notice_id = out.chat_ref, out.reply, out.locale, out.notice_id
+        progress = out.progress
         text, _ = numbered_choices(reply, locale)
         images = [item for item in reply.media if item.startswith("png:")]
         for item in reply.media:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from dialogs.base import Services
 from dispatch.messages import Reply
-from handlers.sender import OutboxSender, RateLimiter
+from handlers.sender import OutboxSender, Outgoing, RateLimiter
 from locales import text as render
 from storage.models import Case, CaseEvent, OutboxMessage
 from tests.conftest import GRID, VILLAGE_MEDIATION, make_staff
@@ -23,18 +23,11 @@ class Inbox:
     got: dict[str, list[tuple[str, Reply, str]]] = field(default_factory=dict)
     count: int = 0
 
-    async def deliver(
-        self,
-        chat_ref: str,
-        reply: Reply,
-        locale: str,
-        notice_id: int = 0,
-        progress: object = None,
-    ) -> str:
+    async def deliver(self, out: Outgoing) -> str:
         self.count += 1
         ref = f"n{self.count}"
-        self.got.setdefault(chat_ref, []).append(
-            (ref, reply, render(reply.text_key, locale, reply.params))
+        self.got.setdefault(out.chat_ref, []).append(
+            (ref, out.reply, render(out.reply.text_key, out.locale, out.reply.params))
         )
         return ref
 

@@ -22,6 +22,7 @@ from handlers.sender import (
     DeliveryFailed,
     DeliveryRetry,
     OutboxSender,
+    Outgoing,
     RateLimiter,
 )
 from handlers.wechat_api import WeChatAPI, WeChatAPIError, split_utf8
@@ -265,7 +266,7 @@ async def test_png_media_is_uploaded_and_sent_before_the_text(
         {"number": "2026-000001"},
         media=("png:" + base64.b64encode(PNG).decode(),),
     )
-    ref = await WeChatTransport(api).deliver(OPENID, reply, "zh_CN", 7)
+    ref = await WeChatTransport(api).deliver(Outgoing(OPENID, reply, "zh_CN", 7))
     assert ref == "cs:7"
     [upload] = fake.calls_to("/cgi-bin/media/upload")
     assert upload.query["type"] == "image"
@@ -355,11 +356,11 @@ async def test_outside_the_window_without_a_template_the_notice_waits(
 
     fake.enforce_window = True  # and the person has not written for 48 hours
     with pytest.raises(DeliveryWaiting) as raised:
-        await transport.deliver(OPENID, ACCEPTED, "zh_CN", notice_id)
+        await transport.deliver(Outgoing(OPENID, ACCEPTED, "zh_CN", notice_id))
     assert isinstance(raised.value, DeliveryRetry)  # a sender that predates it still retries
     fake.fail_next(CUSTOM, 45047)  # too many messages since the person last wrote
     with pytest.raises(DeliveryWaiting):
-        await transport.deliver(OPENID, ACCEPTED, "zh_CN", notice_id)
+        await transport.deliver(Outgoing(OPENID, ACCEPTED, "zh_CN", notice_id))
     assert [c.errcode for c in fake.calls_to(CUSTOM)] == [45015, 45047]
     assert not fake.calls_to(TEMPLATE)
 
@@ -393,7 +394,7 @@ async def test_a_refused_template_leaves_the_notice_waiting(
     fake.enforce_window = True
     transport = WeChatTransport(api, templates={"accepted": "TPL_GONE"})  # not on the account
     with pytest.raises(DeliveryWaiting):
-        await transport.deliver(OPENID, ACCEPTED, "zh_CN", notice_id)
+        await transport.deliver(Outgoing(OPENID, ACCEPTED, "zh_CN", notice_id))
     assert [c.errcode for c in fake.calls_to(TEMPLATE)] == [40037]
 
 
@@ -404,7 +405,7 @@ async def test_unfollowed_is_blocked_and_the_notice_fails_without_another_channe
     transport = WeChatTransport(api)
     fake.fail_next(CUSTOM, 43019)  # we are on the person's blacklist
     with pytest.raises(DeliveryBlocked):
-        await transport.deliver(OPENID, ACCEPTED, "zh_CN")
+        await transport.deliver(Outgoing(OPENID, ACCEPTED, "zh_CN"))
 
     notice_id = await queue(services, person_id, ACCEPTED, purpose="accepted")
     fake.unsubscribe(OPENID)  # 43004
@@ -420,15 +421,15 @@ async def test_errors_map_to_retry_or_failure(
     transport = WeChatTransport(api)
     fake.fail_next(CUSTOM, -1, "system error")
     with pytest.raises(DeliveryRetry):
-        await transport.deliver(OPENID, ACCEPTED, "zh_CN")
+        await transport.deliver(Outgoing(OPENID, ACCEPTED, "zh_CN"))
     with pytest.raises(DeliveryFailed):  # 40003 invalid openid
-        await transport.deliver("", ACCEPTED, "zh_CN")
+        await transport.deliver(Outgoing("", ACCEPTED, "zh_CN"))
 
     unreachable = WeChatAPI(
         services.sessions, services.clock, APP_ID, SECRET, base_url="http://127.0.0.1:9"
     )
     try:
         with pytest.raises(DeliveryRetry):
-            await WeChatTransport(unreachable).deliver(OPENID, ACCEPTED, "zh_CN")
+            await WeChatTransport(unreachable).deliver(Outgoing(OPENID, ACCEPTED, "zh_CN"))
     finally:
         await unreachable.close()
