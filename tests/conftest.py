@@ -318,3 +318,34 @@ async def make_staff(
     answer = await staff.says(f"/bind {invite.code}")
     assert answer.replies[0].text_key == "bind.done", staff.texts()
     return staff
+
+
+async def answer_up_to_contact(citizen: Person, text: str, people: str = "2人") -> None:
+    """A report from a grid's QR code, answered up to the contact question: the category the
+    classifier offers (其他 when it cannot offer one), `people` involved, no photos."""
+    await citizen.says(f"/start g_{GRID}")
+    await citizen.says(text)
+    if citizen.said()[-1] == "report.ask_confirm_category":
+        await citizen.taps("对，是这类")
+    elif citizen.said()[-1] == "report.ask_pick_category":
+        await citizen.taps("其他")
+    await citizen.taps(people)
+    await citizen.taps("没有")
+    await citizen.taps("完成")
+
+
+async def file_report(
+    citizen: Person, text: str, *, phone: str | None = None, people: str = "2人"
+) -> str:
+    """A report filed to the end: anonymous unless `phone` is typed in. Returns the case
+    number from the receipt."""
+    await answer_up_to_contact(citizen, text, people)
+    assert citizen.said()[-1] == "report.ask_contact", citizen.texts()
+    if phone is None:
+        await citizen.taps("匿名反映")
+    else:
+        await citizen.says(phone)
+    await citizen.taps("提交")
+    assert citizen.said()[0] == "report.receipt", citizen.texts()
+    assert citizen.last is not None
+    return str(citizen.last.replies[0].params["number"])

@@ -18,12 +18,12 @@ from locales import text as render
 from storage.database import session_factory
 from storage.models import Case, CaseEvent, OutboxMessage, PointsEntry
 from tests.conftest import (
-    GRID,
     TOWNSHIP_CENTRE,
     TOWNSHIP_MEDIATION,
     VILLAGE_CENTRE,
     VILLAGE_MEDIATION,
     ZONE,
+    file_report,
     make_staff,
 )
 from tests.test_report_flow import Inbox
@@ -38,18 +38,7 @@ def ctx(services: Services) -> JobContext:
 async def report(
     citizen, text: str = "隔壁装修天天吵，晚上十点还在砸墙", people: str = "2人"
 ) -> str:
-    await citizen.says(f"/start g_{GRID}")
-    await citizen.says(text)
-    if citizen.said()[-1] == "report.ask_confirm_category":
-        await citizen.taps("对，是这类")
-    elif citizen.said()[-1] == "report.ask_pick_category":
-        await citizen.taps("其他")
-    await citizen.taps(people)
-    await citizen.taps("没有")
-    await citizen.taps("完成")
-    await citizen.taps("匿名反映")
-    await citizen.taps("提交")
-    return str(citizen.last.replies[0].params["number"])
+    return await file_report(citizen, text, people=people)
 
 
 async def case_of(services: Services, number: str) -> Case:
