@@ -349,3 +349,13 @@ async def file_report(
     assert citizen.said()[0] == "report.receipt", citizen.texts()
     assert citizen.last is not None
     return str(citizen.last.replies[0].params["number"])
+
+
+async def close_as_mediated(handler: Person, case_id: int, summary: str = "双方和解") -> None:
+    """The handler closes a case from the close button on its card: mediated, with
+    `summary` as the outcome and a verbal agreement."""
+    await handler.presses(f"c:{case_id}")
+    await handler.taps("调解成功")
+    await handler.says(summary)
+    await handler.taps("口头协议")
+    await handler.taps("确认结案")

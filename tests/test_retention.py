@@ -36,6 +36,7 @@ from tests.conftest import (
     VILLAGE_MEDIATION,
     ZONE,
     answer_up_to_contact,
+    close_as_mediated,
     file_report,
     make_staff,
 )
@@ -82,11 +83,9 @@ async def handle_and_close(
     await mediator.says(f"/pause {number} 当事人王五外出，回来后打{OTHER_PHONE}联系")
     clock.advance(timedelta(hours=2))
     await mediator.says(f"/resume {number}")
-    await mediator.presses(f"c:{case.id}")
-    await mediator.taps("调解成功")
-    await mediator.says(f"双方约定施工时间为早八点至晚六点，王五电话{OTHER_PHONE}")
-    await mediator.taps("口头协议")
-    await mediator.taps("确认结案")
+    await close_as_mediated(
+        mediator, case.id, f"双方约定施工时间为早八点至晚六点，王五电话{OTHER_PHONE}"
+    )
     assert mediator.said()[0] == "handling.closed", mediator.texts()
 
 

@@ -23,6 +23,7 @@ from tests.conftest import (
     VILLAGE_CENTRE,
     VILLAGE_MEDIATION,
     ZONE,
+    close_as_mediated,
     file_report,
     make_staff,
 )
@@ -314,11 +315,8 @@ async def test_red_card_supervision_notifies_daily_until_closed(
     daily = [r for r in await notices(services, mediator.id) if r.purpose == "supervision"]
     assert len(daily) == 4  # days 0, 1, 2 and 3, one each
     assert len({r.dedupe_key for r in daily}) == 4
-    await mediator.presses(f"c:{offer.case_id}")
-    await mediator.taps("调解成功")
-    await mediator.says("双方和解")
-    await mediator.taps("口头协议")
-    await mediator.taps("确认结案")
+    assert offer.case_id is not None
+    await close_as_mediated(mediator, offer.case_id)
     clock.advance(timedelta(days=1))
     await run_job("sweep", ctx(services))
     after = [r for r in await notices(services, mediator.id) if r.purpose == "supervision"]
@@ -336,11 +334,7 @@ async def test_follow_up_visit_satisfied_and_dissatisfied(
         case = await case_of(services, number)
         offers = [r for r in await notices(services, mediator.id) if r.case_id == case.id]
         await mediator.presses(f"a:{offers[-1].offer_id}")
-        await mediator.presses(f"c:{case.id}")
-        await mediator.taps("调解成功")
-        await mediator.says("双方和解")
-        await mediator.taps("口头协议")
-        await mediator.taps("确认结案")
+        await close_as_mediated(mediator, case.id)
     clock.advance(timedelta(days=3, minutes=1))
     await run_job("followup", ctx(services))
     for citizen, number in ((happy, numbers[0]), (unhappy, numbers[1])):
