@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,10 @@ COUNTY_LABOR = "U532801-RS"
 
 
 # Every database test runs on SQLite, and on PostgreSQL too when CI (or you) names one.
+# Late evening, the small hours and mid-afternoon: two quiet hours and a working one, for
+# what must arrive whatever the hour (parametrises `local_time`).
+AT_ANY_HOUR = pytest.mark.parametrize("local_time", [time(23, 0), time(3, 0), time(15, 0)], ids=str)
+
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("PINGAN_TEST_DATABASE_URL") else [])
 
 
