@@ -23,6 +23,7 @@ from tests.conftest import (
     VILLAGE_CENTRE,
     VILLAGE_MEDIATION,
     ZONE,
+    Person,
     close_as_mediated,
     file_report,
     make_staff,
@@ -55,6 +56,13 @@ async def notices(services: Services, person_id: int | None = None) -> list[Outb
         if person_id is not None:
             stmt = stmt.where(OutboxMessage.person_id == person_id)
         return list((await session.scalars(stmt)).all())
+
+
+async def accept_latest_offer(services: Services, handler: Person) -> OutboxMessage:
+    """The handler takes the case their latest notice offers; that notice is returned."""
+    offer = (await notices(services, handler.id))[-1]
+    await handler.presses(f"a:{offer.offer_id}")
+    return offer
 
 
 def keys(rows: list[OutboxMessage]) -> list[str]:
@@ -90,8 +98,7 @@ async def test_the_whole_ladder_across_a_week(
         hours=4
     )
 
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")  # accepted at once: +2 points, on time
+    await accept_latest_offer(services, mediator)  # accepted at once: +2 points, on time
     case = await case_of(services, number)
     assert case.sla_stage == "resolve"
     due = TUESDAY_0930 + timedelta(days=3)
@@ -184,8 +191,7 @@ async def test_a_missed_sweep_catches_up_once(
 ) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")
+    await accept_latest_offer(services, mediator)
     # The process was down for five days: one sweep takes the latest due step only.
     clock.advance(timedelta(days=5))
     await run_job("sweep", ctx(services))
@@ -200,8 +206,7 @@ async def test_a_restart_in_the_middle_of_a_ladder(
 ) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")
+    await accept_latest_offer(services, mediator)
     clock.advance(timedelta(days=1, hours=13))
     await run_job("sweep", ctx(services))  # the 50% reminder
     # The process stops; a new one starts with fresh resources on the same database.
@@ -240,8 +245,7 @@ async def test_pause_stops_the_clock_and_the_centre_sees_it(
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     desk = await make_staff(services, "desk", "dispatcher", VILLAGE_CENTRE)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")
+    await accept_latest_offer(services, mediator)
     due = (await case_of(services, number)).due_at
     await mediator.says(f"/pause {number} 当事人外出务工，下周回来")
     assert mediator.said()[0] == "pause.done"
@@ -303,8 +307,7 @@ async def test_red_card_supervision_notifies_daily_until_closed(
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     leader = await make_staff(services, "lead", "leader", TOWNSHIP_CENTRE)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")
+    offer = await accept_latest_offer(services, mediator)
     await leader.says(f"/status {number}")
     await leader.taps("挂牌督办")
     assert leader.said()[0] == "supervise.done"
@@ -373,8 +376,7 @@ async def test_unanswered_follow_up_closes_after_seven_days(
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
     case = await case_of(services, number)
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")
+    await accept_latest_offer(services, mediator)
     await mediator.presses(f"c:{case.id}")
     await mediator.taps("调解不成功")
     await mediator.says("当事人要求走诉讼程序")
