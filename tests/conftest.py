@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,10 @@ COUNTY_LABOR = "U532801-RS"
 
 
 # Every database test runs on SQLite, and on PostgreSQL too when CI (or you) names one.
+# Late evening, the small hours and mid-afternoon: two quiet hours and a working one, for
+# what must arrive whatever the hour (parametrises `local_time`).
+AT_ANY_HOUR = pytest.mark.parametrize("local_time", [time(23, 0), time(3, 0), time(15, 0)], ids=str)
+
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("PINGAN_TEST_DATABASE_URL") else [])
 
 
@@ -318,3 +322,44 @@ async def make_staff(
     answer = await staff.says(f"/bind {invite.code}")
     assert answer.replies[0].text_key == "bind.done", staff.texts()
     return staff
+
+
+async def answer_up_to_contact(citizen: Person, text: str, people: str = "2人") -> None:
+    """A report from a grid's QR code, answered up to the contact question: the category the
+    classifier offers (其他 when it cannot offer one), `people` involved, no photos."""
+    await citizen.says(f"/start g_{GRID}")
+    await citizen.says(text)
+    if citizen.said()[-1] == "report.ask_confirm_category":
+        await citizen.taps("对，是这类")
+    elif citizen.said()[-1] == "report.ask_pick_category":
+        await citizen.taps("其他")
+    await citizen.taps(people)
+    await citizen.taps("没有")
+    await citizen.taps("完成")
+
+
+async def file_report(
+    citizen: Person, text: str, *, phone: str | None = None, people: str = "2人"
+) -> str:
+    """A report filed to the end: anonymous unless `phone` is typed in. Returns the case
+    number from the receipt."""
+    await answer_up_to_contact(citizen, text, people)
+    assert citizen.said()[-1] == "report.ask_contact", citizen.texts()
+    if phone is None:
+        await citizen.taps("匿名反映")
+    else:
+        await citizen.says(phone)
+    await citizen.taps("提交")
+    assert citizen.said()[0] == "report.receipt", citizen.texts()
+    assert citizen.last is not None
+    return str(citizen.last.replies[0].params["number"])
+
+
+async def close_as_mediated(handler: Person, case_id: int, summary: str = "双方和解") -> None:
+    """The handler closes a case from the close button on its card: mediated, with
+    `summary` as the outcome and a verbal agreement."""
+    await handler.presses(f"c:{case_id}")
+    await handler.taps("调解成功")
+    await handler.says(summary)
+    await handler.taps("口头协议")
+    await handler.taps("确认结案")

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -106,17 +107,26 @@ async def replies_sent(services: Services, sender: OutboxSender) -> None:
         await asyncio.sleep(0.02)
 
 
+def fast_sender(
+    services: Services, bot: Bot, quiet: Callable[[datetime], bool] | None = None
+) -> OutboxSender:
+    """The outbox sender over Telegram with no rate limits and a 50 ms poll, so that a test
+    does not wait on it."""
+    return OutboxSender(
+        services.sessions,
+        services.clock,
+        TelegramTransport(bot),
+        limiter=RateLimiter(per_second=1000, per_chat_interval=0),
+        poll_seconds=0.05,
+        quiet=quiet,
+    )
+
+
 @contextlib.asynccontextmanager
 async def running_bot(services: Services) -> AsyncIterator[TelegramHarness]:
     async with FakeTelegramAPI() as fake:
         bot = fake.make_bot()
-        sender = OutboxSender(
-            services.sessions,
-            services.clock,
-            TelegramTransport(bot),
-            limiter=RateLimiter(per_second=1000, per_chat_interval=0),
-            poll_seconds=0.05,
-        )
+        sender = fast_sender(services, bot)
         harness: TelegramHarness | None = None
 
         def on_handled() -> None:

@@ -28,10 +28,20 @@ from dispatch.vocab import RISKS
 from dispatch.workflow import STATES
 from storage.database import create_engine, session_factory
 from storage.models import Case, CaseOffer, CaseRead, Identity, OutboxMessage, Region, Unit
-from tests.conftest import BACKENDS, GRID, VILLAGE_MEDIATION, ZONE, Person, make_staff
+from tests.conftest import (
+    BACKENDS,
+    GRID,
+    VILLAGE_MEDIATION,
+    ZONE,
+    Person,
+    file_report,
+    make_staff,
+)
 
 SETTINGS_VARIABLES = tuple(f"PINGAN_{name.upper()}" for name in Settings.model_fields)
 TOKEN = "123456789:AAHfake-token_for_tests_0123456789"
+# A citizen's noise complaint, as the classifier files it under neighbours.
+NOISE = "隔壁邻居装修天天从早上七点吵到晚上十点，说了好几次也不听"
 CODE = re.compile(rf"^[{_ALPHABET}]{{10}}$")
 SUMMARY = re.compile(
     r"(\d+) regions \((\d+) new, (\d+) changed\), (\d+) units \((\d+) new, (\d+) changed\)"
@@ -333,16 +343,7 @@ def test_a_reported_case_shows_up(db: str, classifier: Classifier) -> None:
         services = services_for(sessions, classifier)
         mediator = Person(services, "岩温")  # the demo's mediator (`pingan init --demo`)
         citizen = Person(services, "villager")
-        await citizen.says(f"/start g_{GRID}")
-        await citizen.says("隔壁邻居装修天天从早上七点吵到晚上十点，说了好几次也不听")
-        await citizen.taps("对，是这类")
-        await citizen.taps("2人")
-        await citizen.taps("没有")
-        await citizen.taps("完成")
-        await citizen.says("13912345678")
-        await citizen.taps("提交")
-        assert keys(citizen)[0] == "report.receipt", citizen.texts()
-        number = str(citizen.last.replies[0].params["number"])  # type: ignore[union-attr]
+        number = await file_report(citizen, NOISE, phone="13912345678")
         async with sessions() as session:
             offer_id = await session.scalar(
                 select(CaseOffer.id)
@@ -459,12 +460,7 @@ def _report_a_case(url: str, classifier: Classifier) -> str:
         services = services_for(sessions, classifier)
         # The demo's own mediator (岩温) takes the offer.
         citizen = Person(services, "villager")
-        await citizen.says(f"/start g_{GRID}")
-        await citizen.says("隔壁邻居装修天天从早上七点吵到晚上十点，说了好几次也不听")
-        for label in ("对，是这类", "2人", "没有", "完成", "匿名反映", "提交"):
-            await citizen.taps(label)
-        assert citizen.last is not None
-        number = str(citizen.last.replies[0].params["number"])
+        number = await file_report(citizen, NOISE)
         # As if the sender had delivered everything and the case's next step were ahead.
         ahead = SystemClock().now() + timedelta(days=1)
         async with sessions() as session, session.begin():

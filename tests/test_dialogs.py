@@ -11,7 +11,7 @@ from dialogs.base import Services
 from dispatch.clock import FrozenClock
 from storage.database import session_factory
 from storage.models import Case, CaseMedia, DialogState
-from tests.conftest import GRID, Person, make_staff
+from tests.conftest import GRID, Person, answer_up_to_contact, make_staff
 
 
 async def test_a_restart_in_the_middle_of_a_dialog_resumes_it(services: Services, person) -> None:
@@ -88,12 +88,7 @@ async def test_walking_the_region_tree_and_sharing_a_location(services: Services
 
 async def _up_to_contact(citizen: Person) -> None:
     """A noise complaint from a grid's QR code, answered up to the phone number."""
-    await citizen.says(f"/start g_{GRID}")
-    await citizen.says("隔壁装修天天吵，说了也不听")
-    await citizen.taps("对，是这类")
-    await citizen.taps("2人")
-    await citizen.taps("没有")
-    await citizen.taps("完成")
+    await answer_up_to_contact(citizen, "隔壁装修天天吵，说了也不听")
 
 
 async def test_correcting_one_answer_from_the_summary(services: Services, person) -> None:

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from dialogs.base import Services
 from storage.models import Identity, OutboxMessage, Person
-from tests.conftest import GRID, VILLAGE_MEDIATION, make_staff
+from tests.conftest import VILLAGE_MEDIATION, file_report, make_staff
 from tests.conftest import Person as Chat
 
 
@@ -37,14 +37,7 @@ async def test_staff_link_a_second_channel_and_notices_follow(services: Services
 
     # A report: the assignment goes to the channel the mediator used last (WeChat).
     citizen = person("c")
-    await citizen.says(f"/start g_{GRID}")
-    await citizen.says("隔壁装修天天吵，晚上十点还在砸墙")
-    await citizen.taps("对，是这类")
-    await citizen.taps("2人")
-    await citizen.taps("没有")
-    await citizen.taps("完成")
-    await citizen.taps("匿名反映")
-    await citizen.taps("提交")
+    await file_report(citizen, "隔壁装修天天吵，晚上十点还在砸墙")
     async with services.sessions() as session:
         offer = await session.scalar(select(OutboxMessage).where(OutboxMessage.purpose == "offer"))
         assert offer is not None and offer.channel == "wechat"

@@ -21,7 +21,7 @@ from bot.cli import main
 from dialogs.base import Services
 from storage.database import create_engine, is_sqlite, session_factory
 from storage.models import Region
-from tests.conftest import GRID, VILLAGE_MEDIATION
+from tests.conftest import GRID, VILLAGE_MEDIATION, answer_up_to_contact
 from tests.telegram_harness import running_bot
 from tests.test_telegram_e2e import bind_on_telegram
 
@@ -107,12 +107,7 @@ async def test_a_database_error_logs_no_phone_number(
         await conn.execute(text(create))
     try:
         citizen = person("villager")
-        await citizen.says(f"/start g_{GRID}")
-        await citizen.says("隔壁邻居装修天天从早上七点吵到晚上十点")
-        await citizen.taps("对，是这类")
-        await citizen.taps("2人")
-        await citizen.taps("没有")
-        await citizen.taps("完成")
+        await answer_up_to_contact(citizen, "隔壁邻居装修天天从早上七点吵到晚上十点")
         assert citizen.said()[-1] == "report.ask_contact"
         caplog.clear()
         with caplog.at_level(logging.ERROR):

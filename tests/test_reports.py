@@ -15,7 +15,7 @@ from dialogs.base import Services
 from dispatch.clock import FrozenClock
 from dispatch.jobs import JobContext, run_job
 from storage.models import OutboxMessage, Person
-from tests.conftest import TOWNSHIP_CENTRE, VILLAGE_MEDIATION, make_staff
+from tests.conftest import TOWNSHIP_CENTRE, VILLAGE_MEDIATION, close_as_mediated, make_staff
 from tests.telegram_harness import running_bot
 from tests.test_sla import case_of, notices, report
 from tests.test_telegram_e2e import bind_on_telegram
@@ -35,11 +35,7 @@ async def a_day_of_work(services: Services, person) -> list[str]:
     case = await case_of(services, first)
     offer = [r for r in await notices(services, mediator.id) if r.case_id == case.id]
     await mediator.presses(f"a:{offer[-1].offer_id}")
-    await mediator.presses(f"c:{case.id}")
-    await mediator.taps("调解成功")
-    await mediator.says("双方协商一致，约定施工时间，联系电话13912345678")
-    await mediator.taps("口头协议")
-    await mediator.taps("确认结案")
+    await close_as_mediated(mediator, case.id, "双方协商一致，约定施工时间，联系电话13912345678")
     return [first, second]
 
 

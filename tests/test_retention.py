@@ -31,7 +31,15 @@ from storage.models import (
     Person,
     PrivacyRecord,
 )
-from tests.conftest import GRID, VILLAGE_MEDIATION, ZONE, make_staff
+from tests.conftest import (
+    GRID,
+    VILLAGE_MEDIATION,
+    ZONE,
+    answer_up_to_contact,
+    close_as_mediated,
+    file_report,
+    make_staff,
+)
 
 PHONE = "13912345678"
 OTHER_PHONE = "13800001111"
@@ -50,20 +58,7 @@ def ctx(services: Services, **periods: RetentionPeriod) -> JobContext:
 
 async def report(citizen: Any, text: str = NOISE, phone: str = PHONE) -> str:
     """A report as a citizen files it, with their phone number typed in."""
-    await citizen.says(f"/start g_{GRID}")
-    await citizen.says(text)
-    if citizen.said()[-1] == "report.ask_confirm_category":
-        await citizen.taps("对，是这类")
-    elif citizen.said()[-1] == "report.ask_pick_category":
-        await citizen.taps("其他")
-    await citizen.taps("2人")
-    await citizen.taps("没有")
-    await citizen.taps("完成")
-    assert citizen.said()[-1] == "report.ask_contact", citizen.texts()
-    await citizen.says(phone)
-    await citizen.taps("提交")
-    assert citizen.said()[0] == "report.receipt", citizen.texts()
-    return str(citizen.last.replies[0].params["number"])
+    return await file_report(citizen, text, phone=phone)
 
 
 async def case_of(services: Services, number: str) -> Case:
@@ -88,11 +83,9 @@ async def handle_and_close(
     await mediator.says(f"/pause {number} 当事人王五外出，回来后打{OTHER_PHONE}联系")
     clock.advance(timedelta(hours=2))
     await mediator.says(f"/resume {number}")
-    await mediator.presses(f"c:{case.id}")
-    await mediator.taps("调解成功")
-    await mediator.says(f"双方约定施工时间为早八点至晚六点，王五电话{OTHER_PHONE}")
-    await mediator.taps("口头协议")
-    await mediator.taps("确认结案")
+    await close_as_mediated(
+        mediator, case.id, f"双方约定施工时间为早八点至晚六点，王五电话{OTHER_PHONE}"
+    )
     assert mediator.said()[0] == "handling.closed", mediator.texts()
 
 
@@ -158,12 +151,7 @@ async def test_an_abandoned_dialog_is_deleted_after_30_days(
     for citizen in (early, late):
         if citizen is late:
             clock.advance(timedelta(days=2))
-        await citizen.says(f"/start g_{GRID}")
-        await citizen.says(NOISE)
-        await citizen.taps("对，是这类")
-        await citizen.taps("2人")
-        await citizen.taps("没有")
-        await citizen.taps("完成")
+        await answer_up_to_contact(citizen, NOISE)
         await citizen.says(PHONE)
         assert citizen.said()[-1] == "report.summary"  # walked away before 提交
 

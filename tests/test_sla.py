@@ -18,12 +18,14 @@ from locales import text as render
 from storage.database import session_factory
 from storage.models import Case, CaseEvent, OutboxMessage, PointsEntry
 from tests.conftest import (
-    GRID,
     TOWNSHIP_CENTRE,
     TOWNSHIP_MEDIATION,
     VILLAGE_CENTRE,
     VILLAGE_MEDIATION,
     ZONE,
+    Person,
+    close_as_mediated,
+    file_report,
     make_staff,
 )
 from tests.test_report_flow import Inbox
@@ -38,18 +40,7 @@ def ctx(services: Services) -> JobContext:
 async def report(
     citizen, text: str = "隔壁装修天天吵，晚上十点还在砸墙", people: str = "2人"
 ) -> str:
-    await citizen.says(f"/start g_{GRID}")
-    await citizen.says(text)
-    if citizen.said()[-1] == "report.ask_confirm_category":
-        await citizen.taps("对，是这类")
-    elif citizen.said()[-1] == "report.ask_pick_category":
-        await citizen.taps("其他")
-    await citizen.taps(people)
-    await citizen.taps("没有")
-    await citizen.taps("完成")
-    await citizen.taps("匿名反映")
-    await citizen.taps("提交")
-    return str(citizen.last.replies[0].params["number"])
+    return await file_report(citizen, text, people=people)
 
 
 async def case_of(services: Services, number: str) -> Case:
@@ -65,6 +56,13 @@ async def notices(services: Services, person_id: int | None = None) -> list[Outb
         if person_id is not None:
             stmt = stmt.where(OutboxMessage.person_id == person_id)
         return list((await session.scalars(stmt)).all())
+
+
+async def accept_latest_offer(services: Services, handler: Person) -> OutboxMessage:
+    """The handler takes the case their latest notice offers; that notice is returned."""
+    offer = (await notices(services, handler.id))[-1]
+    await handler.presses(f"a:{offer.offer_id}")
+    return offer
 
 
 def keys(rows: list[OutboxMessage]) -> list[str]:
@@ -100,8 +98,7 @@ async def test_the_whole_ladder_across_a_week(
         hours=4
     )
 
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")  # accepted at once: +2 points, on time
+    await accept_latest_offer(services, mediator)  # accepted at once: +2 points, on time
     case = await case_of(services, number)
     assert case.sla_stage == "resolve"
     due = TUESDAY_0930 + timedelta(days=3)
@@ -194,8 +191,7 @@ async def test_a_missed_sweep_catches_up_once(
 ) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")
+    await accept_latest_offer(services, mediator)
     # The process was down for five days: one sweep takes the latest due step only.
     clock.advance(timedelta(days=5))
     await run_job("sweep", ctx(services))
@@ -210,8 +206,7 @@ async def test_a_restart_in_the_middle_of_a_ladder(
 ) -> None:
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")
+    await accept_latest_offer(services, mediator)
     clock.advance(timedelta(days=1, hours=13))
     await run_job("sweep", ctx(services))  # the 50% reminder
     # The process stops; a new one starts with fresh resources on the same database.
@@ -250,8 +245,7 @@ async def test_pause_stops_the_clock_and_the_centre_sees_it(
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     desk = await make_staff(services, "desk", "dispatcher", VILLAGE_CENTRE)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")
+    await accept_latest_offer(services, mediator)
     due = (await case_of(services, number)).due_at
     await mediator.says(f"/pause {number} 当事人外出务工，下周回来")
     assert mediator.said()[0] == "pause.done"
@@ -313,8 +307,7 @@ async def test_red_card_supervision_notifies_daily_until_closed(
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     leader = await make_staff(services, "lead", "leader", TOWNSHIP_CENTRE)
     number = await report(person("c"))
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")
+    offer = await accept_latest_offer(services, mediator)
     await leader.says(f"/status {number}")
     await leader.taps("挂牌督办")
     assert leader.said()[0] == "supervise.done"
@@ -325,11 +318,8 @@ async def test_red_card_supervision_notifies_daily_until_closed(
     daily = [r for r in await notices(services, mediator.id) if r.purpose == "supervision"]
     assert len(daily) == 4  # days 0, 1, 2 and 3, one each
     assert len({r.dedupe_key for r in daily}) == 4
-    await mediator.presses(f"c:{offer.case_id}")
-    await mediator.taps("调解成功")
-    await mediator.says("双方和解")
-    await mediator.taps("口头协议")
-    await mediator.taps("确认结案")
+    assert offer.case_id is not None
+    await close_as_mediated(mediator, offer.case_id)
     clock.advance(timedelta(days=1))
     await run_job("sweep", ctx(services))
     after = [r for r in await notices(services, mediator.id) if r.purpose == "supervision"]
@@ -347,11 +337,7 @@ async def test_follow_up_visit_satisfied_and_dissatisfied(
         case = await case_of(services, number)
         offers = [r for r in await notices(services, mediator.id) if r.case_id == case.id]
         await mediator.presses(f"a:{offers[-1].offer_id}")
-        await mediator.presses(f"c:{case.id}")
-        await mediator.taps("调解成功")
-        await mediator.says("双方和解")
-        await mediator.taps("口头协议")
-        await mediator.taps("确认结案")
+        await close_as_mediated(mediator, case.id)
     clock.advance(timedelta(days=3, minutes=1))
     await run_job("followup", ctx(services))
     for citizen, number in ((happy, numbers[0]), (unhappy, numbers[1])):
@@ -390,8 +376,7 @@ async def test_unanswered_follow_up_closes_after_seven_days(
     mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     number = await report(person("c"))
     case = await case_of(services, number)
-    offer = (await notices(services, mediator.id))[-1]
-    await mediator.presses(f"a:{offer.offer_id}")
+    await accept_latest_offer(services, mediator)
     await mediator.presses(f"c:{case.id}")
     await mediator.taps("调解不成功")
     await mediator.says("当事人要求走诉讼程序")

@@ -84,6 +84,26 @@ class History:
     def event(self, case: Case, kind: str, at: datetime, **data: Any) -> None:
         self.events.append(CaseEvent(case_id=case.id, kind=kind, at=at, data=data))
 
+    def offer(
+        self,
+        case: Case,
+        at: datetime,
+        offer_id: int,
+        person_id: int,
+        unit: str,
+        as_dispatcher: bool = False,
+    ) -> None:
+        """An offer to one person of `unit`: the routing's, unless a dispatcher made it."""
+        self.event(
+            case,
+            "offer",
+            at,
+            offer_id=offer_id,
+            person_id=person_id,
+            unit=unit,
+            as_dispatcher=as_dispatcher,
+        )
+
     async def write(self) -> None:
         # Append in time order, as the workflow does (ids then follow time; ties keep the
         # order they were given in, so a report comes before its resolve_on_spot).
@@ -109,7 +129,7 @@ async def seed(sessions: Sessions) -> None:
         a = await h.make_case(
             "A", JH_GRID, "citizen", "neighbor", "general", local(23, 10), "resolved"
         )
-        h.event(a, "offer", local(23, 10, 1), offer_id=1, person_id=1, unit=v, as_dispatcher=False)
+        h.offer(a, local(23, 10, 1), offer_id=1, person_id=1, unit=v)
         h.event(a, "accept", local(23, 11), offer_id=1, unit=v)
         h.event(a, "resolve", local(24, 9), outcome="success", summary="", agreement="oral")
         h.event(a, "followup", local(24, 12), rating="satisfied", comment="")
@@ -119,9 +139,9 @@ async def seed(sessions: Sessions) -> None:
         b = await h.make_case(
             "B", JH_GRID, "grid_worker", "family", "general", local(23, 23, 30), "unresolved"
         )
-        h.event(b, "offer", local(23, 23, 31), offer_id=2, person_id=1, unit=v, as_dispatcher=False)
+        h.offer(b, local(23, 23, 31), offer_id=2, person_id=1, unit=v)
         h.event(b, "escalate", local(24, 0, 10), reason="", from_level="village")
-        h.event(b, "offer", local(24, 0, 15), offer_id=3, person_id=2, unit=t, as_dispatcher=False)
+        h.offer(b, local(24, 0, 15), offer_id=3, person_id=2, unit=t)
         h.event(b, "accept", local(24, 0, 30), offer_id=3, unit=t)
         h.event(b, "fail", local(24, 10), outcome="failed", summary="", agreement="none")
         h.event(b, "followup_unanswered", local(24, 19))
@@ -131,7 +151,7 @@ async def seed(sessions: Sessions) -> None:
         c = await h.make_case(
             "C", JH_GRID, "citizen", "contract", "general", local(21, 9), "resolved"
         )
-        h.event(c, "offer", local(21, 9, 5), offer_id=4, person_id=1, unit=v, as_dispatcher=False)
+        h.offer(c, local(21, 9, 5), offer_id=4, person_id=1, unit=v)
         h.event(c, "accept", local(21, 9, 30), offer_id=4, unit=v)
         h.event(c, "fail", local(23, 12), outcome="failed", summary="", agreement="none")
         h.event(c, "reopen", local(24, 8), comment="they fell out again")
@@ -150,7 +170,7 @@ async def seed(sessions: Sessions) -> None:
         f = await h.make_case(
             "F", JH_VILLAGE, "dept_staff", "labor", "major", local(23, 8), "resolved"
         )
-        h.event(f, "offer", local(23, 8, 5), offer_id=5, person_id=3, unit=rs, as_dispatcher=False)
+        h.offer(f, local(23, 8, 5), offer_id=5, person_id=3, unit=rs)
         h.event(f, "decline", local(23, 9), offer_id=5, reason="not ours")
         h.event(f, "reoffer", local(23, 9, 1), offer_id=6, person_id=4, unit=cz, as_dispatcher=True)
         h.event(f, "accept", local(23, 10), offer_id=6, unit=cz)
@@ -162,15 +182,7 @@ async def seed(sessions: Sessions) -> None:
         g = await h.make_case(
             "G", MENGHAI_VILLAGE, "citizen", "neighbor", "significant", local(24, 10), "resolved"
         )
-        h.event(
-            g,
-            "offer",
-            local(24, 10, 5),
-            offer_id=7,
-            person_id=5,
-            unit=MENGHAI_MEDIATION,
-            as_dispatcher=False,
-        )
+        h.offer(g, local(24, 10, 5), offer_id=7, person_id=5, unit=MENGHAI_MEDIATION)
         h.event(g, "accept", local(24, 11), offer_id=7, unit=MENGHAI_MEDIATION)
         h.event(g, "resolve", local(24, 12), outcome="success", summary="", agreement="oral")
         h.event(g, "followup", local(24, 13), rating="satisfied", comment="")
@@ -179,39 +191,33 @@ async def seed(sessions: Sessions) -> None:
         hh = await h.make_case(
             "H", JH_GRID, "citizen", "neighbor", "general", local(24, 23, 30), "in_progress"
         )
-        h.event(
-            hh, "offer", local(24, 23, 31), offer_id=8, person_id=1, unit=v, as_dispatcher=False
-        )
+        h.offer(hh, local(24, 23, 31), offer_id=8, person_id=1, unit=v)
         h.event(hh, "accept", local(25, 0, 30), offer_id=8, unit=v)
 
         # I: reported Wed 00:30 — Wednesday, not Tuesday.
         i = await h.make_case(
             "I", JH_GRID, "citizen", "property", "general", local(25, 0, 30), "assigned"
         )
-        h.event(i, "offer", local(25, 0, 31), offer_id=9, person_id=1, unit=v, as_dispatcher=False)
+        h.offer(i, local(25, 0, 31), offer_id=9, person_id=1, unit=v)
 
         # J: major, reported Tue 14:00, still waiting to be accepted.
         j = await h.make_case(
             "J", JH_VILLAGE, "citizen", "labor", "major", local(24, 14), "assigned"
         )
-        h.event(
-            j, "offer", local(24, 14, 1), offer_id=10, person_id=3, unit=rs, as_dispatcher=False
-        )
+        h.offer(j, local(24, 14, 1), offer_id=10, person_id=3, unit=rs)
 
         # K: reported Mon 09:00 and withdrawn at 09:30 (closing, but not an outcome).
         k = await h.make_case(
             "K", JH_GRID, "citizen", "family", "general", local(23, 9), "cancelled"
         )
-        h.event(k, "offer", local(23, 9, 5), offer_id=11, person_id=1, unit=v, as_dispatcher=False)
+        h.offer(k, local(23, 9, 5), offer_id=11, person_id=1, unit=v)
         h.event(k, "cancel", local(23, 9, 30))
 
         # O1: overdue since Mon 11:00 and still overdue.
         o1 = await h.make_case(
             "O1", JH_GRID, "citizen", "neighbor", "general", local(21, 10), "in_progress"
         )
-        h.event(
-            o1, "offer", local(21, 10, 1), offer_id=12, person_id=1, unit=v, as_dispatcher=False
-        )
+        h.offer(o1, local(21, 10, 1), offer_id=12, person_id=1, unit=v)
         h.event(o1, "accept", local(21, 11), offer_id=12, unit=v)
         h.event(o1, "remind", local(22, 11), stage="resolve", step=0)
         h.event(o1, "overdue", local(23, 11), stage="resolve")
@@ -222,20 +228,18 @@ async def seed(sessions: Sessions) -> None:
         o2 = await h.make_case(
             "O2", JH_GRID, "citizen", "business", "general", local(20, 9), "assigned"
         )
-        h.event(o2, "offer", local(20, 9, 1), offer_id=13, person_id=1, unit=v, as_dispatcher=False)
+        h.offer(o2, local(20, 9, 1), offer_id=13, person_id=1, unit=v)
         h.event(o2, "accept", local(20, 10), offer_id=13, unit=v)
         h.event(o2, "overdue", local(22, 9), stage="resolve")
         h.event(o2, "escalate", local(23, 14), reason="overdue", from_level="village")
-        h.event(
-            o2, "offer", local(23, 14, 5), offer_id=14, person_id=4, unit=cz, as_dispatcher=True
-        )
+        h.offer(o2, local(23, 14, 5), offer_id=14, person_id=4, unit=cz, as_dispatcher=True)
 
         # O3: overdue since Sat 09:00, resolved Tue 11:00 (98 h). Its accept names no unit:
         # the unit is the accepted offer's.
         o3 = await h.make_case(
             "O3", JH_GRID, "citizen", "damages", "general", local(20, 9), "resolved"
         )
-        h.event(o3, "offer", local(20, 9, 1), offer_id=15, person_id=1, unit=v, as_dispatcher=False)
+        h.offer(o3, local(20, 9, 1), offer_id=15, person_id=1, unit=v)
         h.event(o3, "accept", local(20, 10), offer_id=15)
         h.event(o3, "overdue", local(21, 9), stage="resolve")
         h.event(o3, "resolve", local(24, 11), outcome="success", summary="", agreement="oral")
@@ -244,7 +248,7 @@ async def seed(sessions: Sessions) -> None:
         o4 = await h.make_case(
             "O4", JH_GRID, "citizen", "neighbor", "general", local(23, 9), "in_progress"
         )
-        h.event(o4, "offer", local(23, 9, 5), offer_id=16, person_id=1, unit=v, as_dispatcher=False)
+        h.offer(o4, local(23, 9, 5), offer_id=16, person_id=1, unit=v)
         h.event(o4, "overdue", local(23, 13), stage="accept")
         h.event(o4, "accept", local(23, 15), offer_id=16, unit=v)
 
@@ -252,15 +256,7 @@ async def seed(sessions: Sessions) -> None:
         o5 = await h.make_case(
             "O5", MENGHAI_VILLAGE, "citizen", "family", "general", local(21, 10), "in_progress"
         )
-        h.event(
-            o5,
-            "offer",
-            local(21, 10, 1),
-            offer_id=17,
-            person_id=5,
-            unit=MENGHAI_MEDIATION,
-            as_dispatcher=False,
-        )
+        h.offer(o5, local(21, 10, 1), offer_id=17, person_id=5, unit=MENGHAI_MEDIATION)
         h.event(o5, "accept", local(21, 11), offer_id=17, unit=MENGHAI_MEDIATION)
         h.event(o5, "overdue", local(23, 8), stage="resolve")
 
@@ -268,9 +264,7 @@ async def seed(sessions: Sessions) -> None:
         o6 = await h.make_case(
             "O6", JH_GRID, "citizen", "property", "general", local(23, 16), "in_progress"
         )
-        h.event(
-            o6, "offer", local(23, 16, 1), offer_id=18, person_id=2, unit=t, as_dispatcher=False
-        )
+        h.offer(o6, local(23, 16, 1), offer_id=18, person_id=2, unit=t)
         h.event(o6, "accept", local(23, 17), offer_id=18, unit=t)
         h.event(o6, "overdue", local(25, 1), stage="resolve")
 
@@ -280,7 +274,7 @@ async def seed(sessions: Sessions) -> None:
         )
         h.event(r, "resolve_on_spot", local(21, 10), summary="")
         h.event(r, "reopen", local(25, 9), comment="the wall is back")
-        h.event(r, "offer", local(25, 9, 1), offer_id=19, person_id=1, unit=v, as_dispatcher=False)
+        h.offer(r, local(25, 9, 1), offer_id=19, person_id=1, unit=v)
         h.event(r, "accept", local(25, 10), offer_id=19, unit=v)
 
         await h.write()
@@ -559,15 +553,7 @@ async def test_a_reopened_case_is_neither_a_first_success_nor_handled_once(
         p = await h.make_case(
             "P", JH_GRID, "citizen", "neighbor", "general", local(23, 9), "resolved"
         )
-        h.event(
-            p,
-            "offer",
-            local(23, 9, 1),
-            offer_id=1,
-            person_id=1,
-            unit=VILLAGE_MEDIATION,
-            as_dispatcher=False,
-        )
+        h.offer(p, local(23, 9, 1), offer_id=1, person_id=1, unit=VILLAGE_MEDIATION)
         h.event(p, "accept", local(23, 10), offer_id=1, unit=VILLAGE_MEDIATION)
         h.event(p, "resolve", local(23, 12), outcome="success", summary="", agreement="oral")
         h.event(p, "reopen", local(23, 14), comment="not settled")
@@ -606,15 +592,7 @@ async def test_overdue_is_the_latest_clock_event_and_lists_the_oldest_five(
                 f"N{n}", JH_GRID, "citizen", "neighbor", "general", local(20, 9), "in_progress"
             )
             unit = VILLAGE_MEDIATION if n % 2 else TOWNSHIP_MEDIATION
-            h.event(
-                case,
-                "offer",
-                local(20, 9, 1),
-                offer_id=n,
-                person_id=1,
-                unit=unit,
-                as_dispatcher=False,
-            )
+            h.offer(case, local(20, 9, 1), offer_id=n, person_id=1, unit=unit)
             h.event(case, "accept", local(20, 10), offer_id=n, unit=unit)
             h.event(case, "overdue", local(24, 10 - n), stage="resolve")
             if n == 5:
@@ -635,9 +613,8 @@ async def test_overdue_is_the_latest_clock_event_and_lists_the_oldest_five(
                 case.status = "resolved"
             if n == 7:
                 h.event(case, "escalate", local(24, 12), reason="overdue", from_level="village")
-                h.event(
+                h.offer(
                     case,
-                    "offer",
                     local(24, 12, 1),
                     offer_id=70,
                     person_id=4,

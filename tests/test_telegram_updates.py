@@ -33,12 +33,11 @@ from bot.telegram_bot import make_dispatcher, poll
 from dialogs.base import Services
 from dispatch.clock import FrozenClock
 from dispatch.payloads import Menu
-from handlers.sender import OutboxSender, RateLimiter
-from handlers.telegram import TelegramTransport
+from handlers.sender import OutboxSender
 from storage.models import Case, InboundSeen, OutboxMessage
-from tests.conftest import GRID, ZONE
+from tests.conftest import AT_ANY_HOUR, GRID, ZONE
 from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI
-from tests.telegram_harness import replies_sent, running_bot
+from tests.telegram_harness import fast_sender, replies_sent, running_bot
 
 SECRET = "s3cret-token_for-tests"
 CITIZEN = 5101
@@ -106,14 +105,7 @@ async def webhook(
 ) -> AsyncIterator[Webhook]:
     async with FakeTelegramAPI() as fake:
         bot = fake.make_bot()
-        sender = OutboxSender(
-            services.sessions,
-            services.clock,
-            TelegramTransport(bot),
-            limiter=RateLimiter(per_second=1000, per_chat_interval=0),
-            poll_seconds=0.05,
-            quiet=quiet,
-        )
+        sender = fast_sender(services, bot, quiet)
         dispatcher = make_dispatcher(services, sender.wake, webhook=True)
         application = web_app(App(Settings(), engine, services), "webhook", dispatcher, bot, SECRET)
         client = TestClient(TestServer(application))
@@ -216,15 +208,7 @@ async def test_a_message_the_database_could_not_take_is_refused_and_redelivered_
         assert await count(services, Case) == 1
 
 
-@pytest.mark.parametrize(
-    "local_time",
-    [
-        time(23, 0),
-        time(3, 0),
-        time(15, 0),
-    ],
-    ids=str,
-)
+@AT_ANY_HOUR
 async def test_the_receipt_arrives_at_once_at_any_hour(
     engine: AsyncEngine, services: Services, clock: FrozenClock, local_time: time
 ) -> None:

@@ -11,7 +11,6 @@ import itertools
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, time
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -25,7 +24,7 @@ from dialogs.base import Services
 from dispatch.clock import FrozenClock
 from dispatch.people import create_invite
 from storage.models import Case
-from tests.conftest import GRID, VILLAGE_MEDIATION, ZONE
+from tests.conftest import AT_ANY_HOUR, GRID, VILLAGE_MEDIATION, ZONE
 from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.fakes.wechat_messages import (
     decrypt_reply,
@@ -158,15 +157,7 @@ async def test_from_a_scanned_poster_to_a_closed_case_in_wechat(
         assert case is not None and case.status == "resolved" and case.phone == "13912345678"
 
 
-@pytest.mark.parametrize(
-    "local_time",
-    [
-        time(23, 0),
-        time(3, 0),
-        time(15, 0),
-    ],
-    ids=str,
-)
+@AT_ANY_HOUR
 async def test_a_poster_scanned_at_any_hour_gets_the_whole_answer_now(
     engine: AsyncEngine, services: Services, clock: FrozenClock, local_time: time
 ) -> None:

@@ -12,25 +12,16 @@ from dispatch.messages import Inbound
 from dispatch.workflow import TRANSITIONS, mermaid
 from storage.models import Case, CaseEvent, CaseOffer, OutboxMessage
 from tests.conftest import (
-    GRID,
     TOWNSHIP_CENTRE,
     VILLAGE_CENTRE,
     VILLAGE_MEDIATION,
+    file_report,
     make_staff,
 )
 
 
 async def report(citizen, text: str = "隔壁邻居装修天天吵，晚上十点还在砸墙") -> str:
-    await citizen.says(f"/start g_{GRID}")
-    await citizen.says(text)
-    await citizen.taps("对，是这类")
-    await citizen.taps("2人")
-    await citizen.taps("没有")
-    await citizen.taps("完成")
-    await citizen.taps("匿名反映")
-    await citizen.taps("提交")
-    assert citizen.said()[0] == "report.receipt", citizen.texts()
-    return str(citizen.last.replies[0].params["number"])
+    return await file_report(citizen, text)
 
 
 async def offers_of(services: Services, number: str) -> list[CaseOffer]:
@@ -197,14 +188,7 @@ async def test_every_transition_writes_an_event_and_the_diagram_comes_from_the_t
 async def test_offer_notice_masks_the_phone(services: Services, person) -> None:
     await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
     citizen = person("c")
-    await citizen.says(f"/start g_{GRID}")
-    await citizen.says("隔壁邻居装修天天吵，有事联系13912345678")
-    await citizen.taps("对，是这类")
-    await citizen.taps("2人")
-    await citizen.taps("没有")
-    await citizen.taps("完成")
-    await citizen.says("13912345678")
-    await citizen.taps("提交")
+    await file_report(citizen, "隔壁邻居装修天天吵，有事联系13912345678", phone="13912345678")
     async with services.sessions() as session:
         notice = await session.scalar(select(OutboxMessage).where(OutboxMessage.purpose == "offer"))
         assert notice is not None

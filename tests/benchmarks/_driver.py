@@ -1,7 +1,8 @@
 """Drive whole report dialogs through the stand-in Bot API, many users at once.
 
 Shared by ``bench_conversations`` (bot in this process) and ``bench_run`` (the real
-``pingan run`` in a child process).  Unlike ``tests/telegram_harness.py``, which waits on a
+``pingan run`` in a child process); ``bench_faults`` and ``bench_run`` share the helpers that
+start ``pingan`` commands.  Unlike ``tests/telegram_harness.py``, which waits on a
 global "handled" counter (fine for one user at a time, wrong under concurrency), every
 exchange here waits for *its own* chat's final reply: the first ``sendMessage`` to that chat,
 after the push, that carries keyboard buttons or the expected text (or is an error).
@@ -12,10 +13,15 @@ not break the benchmark, while a wrong reply still fails it loudly.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
+import socket
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from locales import catalog
 from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI
@@ -194,3 +200,41 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     ]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- `pingan` processes
+
+
+def pingan_command() -> str:
+    """The `pingan` executable of this venv (else the one on PATH)."""
+    beside = Path(sys.executable).with_name("pingan")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("pingan")
+    if found is None:
+        raise SystemExit("cannot find the `pingan` command (is the project installed?)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def run_pingan(env: dict[str, str], cwd: str, *args: str) -> str:
+    """`pingan <args>` to the end, its output (stdout and stderr) returned; RuntimeError when
+    it fails."""
+    proc = await asyncio.create_subprocess_exec(
+        pingan_command(),
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await proc.communicate()
+    out = output.decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"pingan {' '.join(args)} failed ({proc.returncode}):\n{out}")
+    return out

@@ -51,7 +51,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -71,7 +70,7 @@ from dispatch import outbox
 from dispatch.messages import Reply
 from dispatch.people import person_for
 from storage.database import Sessions, create_engine, session_factory
-from tests.benchmarks._driver import markdown_table
+from tests.benchmarks._driver import free_port, markdown_table, pingan_command, run_pingan
 from tests.fakes.telegram_api import SENT_METHODS, FakeTelegramAPI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,9 +228,7 @@ class FaultGate:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self._port = int(sock.getsockname()[1])
+        self._port = free_port()
         await self._listen()
         self.base_url = f"http://127.0.0.1:{self._port}"
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
@@ -411,22 +408,6 @@ def _flagged_in_doubt(row: dict[str, Any]) -> str | None:
 # ---------------------------------------------------------------------- the process
 
 
-def _pingan() -> str:
-    beside = Path(sys.executable).with_name("pingan")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("pingan")
-    if found is None:
-        raise SystemExit("cannot find the `pingan` command (is the project installed?)")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def daytime_zone(now: datetime) -> str:
     """A fixed-offset zone in which it is 10:xx now (Etc/GMT signs are inverted)."""
     offset = (10 - now.astimezone(UTC).hour) % 24
@@ -450,22 +431,6 @@ def _child_env(database_url: str, api_base: str, zone: str) -> dict[str, str]:
     return env
 
 
-async def _command(env: dict[str, str], cwd: str, *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        _pingan(),
-        *args,
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(proc.communicate(), 120)
-    out = output.decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"pingan {' '.join(args)} failed ({proc.returncode}):\n{out}")
-    return out
-
-
 @dataclass
 class Child:
     proc: asyncio.subprocess.Process
@@ -474,13 +439,13 @@ class Child:
 
 
 async def _spawn(env: dict[str, str], cwd: str, log_path: Path) -> Child:
-    port = _free_port()
+    port = free_port()
     env = dict(env, PINGAN_HTTP_PORT=str(port))
     with log_path.open("ab") as log:
         log.write(f"\n===== start at {time.strftime('%H:%M:%S')} =====\n".encode())
         log.flush()
         proc = await asyncio.create_subprocess_exec(
-            _pingan(), "run", env=env, cwd=cwd, stdout=log, stderr=log
+            pingan_command(), "run", env=env, cwd=cwd, stdout=log, stderr=log
         )
     return Child(proc, f"http://127.0.0.1:{port}/healthz", time.monotonic())
 
@@ -596,7 +561,8 @@ async def _run_in(
             await gate.start()
             try:
                 env = _child_env(url, gate.base_url, zone)
-                await _command(env, tmp, "init", "--demo")
+                async with asyncio.timeout(120):
+                    await run_pingan(env, tmp, "init", "--demo")
                 sessions = session_factory(engine)
                 people = await _prepare_people(sessions, profile.people)
                 chats = [chat for _, chat in people]

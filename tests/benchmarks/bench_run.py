@@ -27,9 +27,7 @@ import contextlib
 import importlib.metadata
 import json
 import os
-import shutil
 import signal
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -46,9 +44,12 @@ from tests.benchmarks._driver import (
     VILLAGE_MEDIATION,
     Conversation,
     DialogFailed,
+    free_port,
     markdown_table,
     percentile,
+    pingan_command,
     report_dialog,
+    run_pingan,
 )
 from tests.fakes.telegram_api import FakeTelegramAPI
 
@@ -60,22 +61,6 @@ READY_TIMEOUT_S = 30.0
 STOP_LIMIT_S = 5.0
 FIRST_USER = 820_000_000
 MEDIATOR = 819_000_001
-
-
-def _pingan() -> str:
-    beside = Path(sys.executable).with_name("pingan")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("pingan")
-    if found is None:
-        raise SystemExit("cannot find the `pingan` command (is the project installed?)")
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _memory_mb(pid: int) -> dict[str, float]:
@@ -101,22 +86,6 @@ def _base_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINGAN_")}
     env["PINGAN_DATABASE_URL"] = database_url
     return env
-
-
-async def _command(env: dict[str, str], cwd: str, *args: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        _pingan(),
-        *args,
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await proc.communicate()
-    text = output.decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"pingan {' '.join(args)} failed ({proc.returncode}):\n{text}")
-    return text
 
 
 async def _wait_healthy(url: str, began: float, deadline: float) -> float:
@@ -200,7 +169,7 @@ async def _start_once(
     log_path: Path,
     load: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     env = dict(
         env,
         PINGAN_TELEGRAM_TOKEN=TOKEN,
@@ -214,7 +183,7 @@ async def _start_once(
     with log_path.open("ab") as log:
         began = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
-            _pingan(), "run", env=env, cwd=cwd, stdout=log, stderr=log
+            pingan_command(), "run", env=env, cwd=cwd, stdout=log, stderr=log
         )
     result["pid"] = proc.pid
     try:
@@ -305,8 +274,8 @@ async def run(starts: int, users: int, dialogs: int, breakdown: bool = True) -> 
     with tempfile.TemporaryDirectory(prefix="pingan-run-bench-") as tmp:
         db = Path(tmp) / "pingan.db"
         env = _base_env(f"sqlite+aiosqlite:///{db}")
-        await _command(env, tmp, "init", "--demo")
-        invite_out = await _command(
+        await run_pingan(env, tmp, "init", "--demo")
+        invite_out = await run_pingan(
             env, tmp, "invite", "create", "--role", "mediator", "--unit", VILLAGE_MEDIATION
         )
         invite = invite_out.strip().splitlines()[-1].strip()

@@ -15,10 +15,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+from tests.fakes._server import LocalServer
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -316,7 +317,7 @@ def _update_type(update: JsonDict) -> str:
     return next((key for key in update if key != "update_id"), "")
 
 
-class FakeTelegramAPI:
+class FakeTelegramAPI(LocalServer):
     """An in-process HTTP server that speaks enough of the Telegram Bot API for aiogram."""
 
     #: getUpdates long-polls for at most this many seconds, whatever ``timeout`` asks for.
@@ -368,7 +369,6 @@ class FakeTelegramAPI:
         self._file_paths: dict[str, str] = {}  # file_path -> file_id
         self._media_groups = itertools.count(1)
 
-        self._runner: web.AppRunner | None = None
         handlers: dict[str, Callable[[ApiCall], Awaitable[Any]]] = {
             "getMe": self._get_me,
             "sendMessage": self._send_message,
@@ -402,17 +402,7 @@ class FakeTelegramAPI:
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         self._closing = False
         self._updates_event = asyncio.Event()
-        self._runner = web.AppRunner(
-            app,
-            handle_signals=False,
-            access_log=None,
-            handler_cancellation=True,
-            shutdown_timeout=2.0,
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        await self._serve(app)
 
     async def stop(self) -> None:
         self._closing = True
@@ -422,21 +412,7 @@ class FakeTelegramAPI:
             waiter.future.cancel()
         self._waiters_any.clear()
         self._waiters_by_chat.clear()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        await self._close()
 
     def session(self, **kwargs: Any) -> AiohttpSession:
         """An aiogram ``AiohttpSession`` pointed at this server."""

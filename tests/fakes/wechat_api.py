@@ -42,10 +42,11 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.fakes._server import LocalServer
 
 JsonDict = dict[str, Any]
 
@@ -240,7 +241,7 @@ class Media:
     created_at: int
 
 
-class FakeWeChatAPI:
+class FakeWeChatAPI(LocalServer):
     """An in-process HTTP server speaking enough of WeChat's official-account API."""
 
     def __init__(
@@ -279,7 +280,6 @@ class FakeWeChatAPI:
         self._waiters: list[_Waiter] = []
         self._msgids = itertools.count(2_000_000_001)
         self._media_ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
 
         Handler = Callable[[WeChatCall], Any]
         self._routes: dict[str, tuple[str, Handler, bool]] = {
@@ -303,37 +303,13 @@ class FakeWeChatAPI:
     async def start(self) -> None:
         app = web.Application(client_max_size=4 * MAX_IMAGE_BYTES)
         app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(
-            app,
-            handle_signals=False,
-            access_log=None,
-            handler_cancellation=True,
-            shutdown_timeout=2.0,
-        )
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        await self._serve(app)
 
     async def stop(self) -> None:
         for waiter in self._waiters:
             waiter.future.cancel()
         self._waiters.clear()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        await self._close()
 
     # ------------------------------------------------------------------ clock and tokens
 
