@@ -7,14 +7,16 @@ Idempotent: a person whose console identity exists already is left as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 
 from dispatch import people
 from dispatch.context import Ctx
+from dispatch.datafile import DataModel, parse_model, read_text
 from storage.models import Identity
 
-DEMO_GRID = "532801001001G01"  # 曼听社区第1网格
+DEMO_STAFF_PATH = Path(__file__).parent / "data" / "demo_staff.yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +28,27 @@ class DemoStaff:
     region_code: str | None = None
 
 
-DEMO_STAFF: tuple[DemoStaff, ...] = (
-    DemoStaff("mediator", "岩温", "mediator", "U532801001001-TJ", DEMO_GRID),
-    DemoStaff("dispatcher", "玉香", "dispatcher", "U532801001-ZZ"),
-    DemoStaff("leader", "李明", "leader", "U532801001-ZZ"),
-)
+class _Member(DataModel):
+    part: str
+    name: str
+    role: str
+    unit: str
+    region: str | None = None
+
+
+class _DemoFile(DataModel):
+    grid: str
+    staff: list[_Member]
+
+
+def _load() -> tuple[str, tuple[DemoStaff, ...]]:
+    # The names are data, like the demo organisation itself (dispatch/data/).
+    demo = parse_model(_DemoFile, read_text(DEMO_STAFF_PATH), str(DEMO_STAFF_PATH))
+    staff = tuple(DemoStaff(m.part, m.name, m.role, m.unit, m.region) for m in demo.staff)
+    return demo.grid, staff
+
+
+DEMO_GRID, DEMO_STAFF = _load()
 CONSOLE = "console"
 
 
