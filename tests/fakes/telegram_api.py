@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from tests.fakes._server import LocalServer
+from tests.fakes._server import LocalServer, Waiter, notify_waiters, wait_in
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -219,12 +219,6 @@ class _FailRule:
     skip: int = 0  # matching calls let through before the failures start
 
 
-@dataclass(slots=True)
-class _Waiter:
-    predicate: Callable[[ApiCall], bool]
-    future: asyncio.Future[ApiCall]
-
-
 _DEFAULT_DESCRIPTIONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -346,8 +340,8 @@ class FakeTelegramAPI(LocalServer):
 
         self._sent: list[ApiCall] = []
         self._sent_by_chat: dict[int, list[ApiCall]] = {}
-        self._waiters_any: list[_Waiter] = []
-        self._waiters_by_chat: dict[int, list[_Waiter]] = {}
+        self._waiters_any: list[Waiter[ApiCall]] = []
+        self._waiters_by_chat: dict[int, list[Waiter[ApiCall]]] = {}
         self._fail_rules: dict[str, list[_FailRule]] = {}
         self._down: tuple[int | None] | None = None
         #: Seconds every sending call takes before it is answered (0: at once).
@@ -508,27 +502,21 @@ class FakeTelegramAPI(LocalServer):
             for call in self.calls[since:]:
                 if (chat_id is None or call.chat_id == chat_id) and predicate(call):
                     return call
-        future: asyncio.Future[ApiCall] = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(predicate, future)
         if chat_id is None:
             bucket = self._waiters_any
         else:
             bucket = self._waiters_by_chat.setdefault(chat_id, [])
-        bucket.append(waiter)
-        try:
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
+
+        def timeout_message() -> str:
             recent = ", ".join(
                 f"{c.method}({c.chat_id}{' FAILED' if c.failed else ''}: {c.text[:40]!r})"
                 for c in self.calls[-8:]
             )
-            raise TimeoutError(
-                f"no matching Bot API call within {timeout}s; last calls: [{recent}]"
-            ) from None
+            return f"no matching Bot API call within {timeout}s; last calls: [{recent}]"
+
+        try:
+            return await wait_in(bucket, predicate, timeout, timeout_message)
         finally:
-            if waiter in bucket:
-                bucket.remove(waiter)
             if chat_id is not None and not bucket:
                 self._waiters_by_chat.pop(chat_id, None)
 
@@ -896,30 +884,11 @@ class FakeTelegramAPI(LocalServer):
             if chat_id is not None:
                 self._sent_by_chat.setdefault(chat_id, []).append(call)
         if self._waiters_any:
-            self._notify(self._waiters_any, call)
+            notify_waiters(self._waiters_any, call)
         if chat_id is not None:
             bucket = self._waiters_by_chat.get(chat_id)
             if bucket:
-                self._notify(bucket, call)
-
-    @staticmethod
-    def _notify(bucket: list[_Waiter], call: ApiCall) -> None:
-        fired = False
-        for waiter in bucket:
-            if waiter.future.done():
-                fired = True
-                continue
-            try:
-                matched = waiter.predicate(call)
-            except Exception as exc:  # surface predicate bugs in the waiting test
-                waiter.future.set_exception(exc)
-                fired = True
-                continue
-            if matched:
-                waiter.future.set_result(call)
-                fired = True
-        if fired:
-            bucket[:] = [w for w in bucket if not w.future.done()]
+                notify_waiters(bucket, call)
 
     # ------------------------------------------------------------------ validation helpers
 
