@@ -35,7 +35,7 @@ from dispatch.people import create_invite
 from locales import text as render
 from storage.database import create_engine, session_factory
 from storage.migrate import head_revision, upgrade
-from storage.models import Base
+from storage.models import Base, Case
 
 ZONE = ZoneInfo("Asia/Shanghai")
 # A village grid, its village mediation committee and centre, in 景洪市 允景洪街道 曼听社区.
@@ -322,6 +322,37 @@ async def make_staff(
     answer = await staff.says(f"/bind {invite.code}")
     assert answer.replies[0].text_key == "bind.done", staff.texts()
     return staff
+
+
+async def assigned_case(
+    services: Services,
+    reporter_id: int,
+    *,
+    number: str,
+    risk: str,
+    description: str,
+    unit_code: str | None = None,
+) -> int:
+    """A neighbour case stored straight away as assigned (no dialog), for tests about what
+    happens to its notices; returns its id."""
+    now = services.clock.now()
+    async with services.sessions() as session, session.begin():
+        case = Case(
+            number=number,
+            status="assigned",
+            source="citizen",
+            category="neighbor",
+            risk=risk,
+            description=description,
+            region_path="/",
+            reporter_id=reporter_id,
+            unit_code=unit_code,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(case)
+        await session.flush()
+        return case.id
 
 
 async def answer_up_to_contact(citizen: Person, text: str, people: str = "2人") -> None:

@@ -22,8 +22,15 @@ from dispatch.people import create_invite, person_for
 from handlers.sender import OutboxSender, RateLimiter
 from handlers.telegram import MAX_TEXT, TelegramTransport
 from locales import text as render
-from storage.models import Case, OutboxMessage
-from tests.conftest import TOWNSHIP_CENTRE, VILLAGE_CENTRE, VILLAGE_MEDIATION, ZONE, Person
+from storage.models import OutboxMessage
+from tests.conftest import (
+    TOWNSHIP_CENTRE,
+    VILLAGE_CENTRE,
+    VILLAGE_MEDIATION,
+    ZONE,
+    Person,
+    assigned_case,
+)
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.test_report_flow import Inbox
 
@@ -460,27 +467,6 @@ async def test_a_reply_is_never_held_by_quiet_hours(
 # -- an urgent notice that is late ------------------------------------------------------------
 
 
-async def a_case(services: Services, reporter_id: int) -> int:
-    now = services.clock.now()
-    async with services.sessions() as session, session.begin():
-        case = Case(
-            number="2026-000777",
-            status="assigned",
-            source="citizen",
-            category="neighbor",
-            risk="major",
-            description="…",
-            region_path="/",
-            reporter_id=reporter_id,
-            unit_code=VILLAGE_MEDIATION,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(case)
-        await session.flush()
-        return case.id
-
-
 @pytest.mark.parametrize("dispatcher_elsewhere", [True, False])
 async def test_a_late_urgent_notice_is_told_to_the_centre_on_another_channel(
     services: Services,
@@ -489,7 +475,14 @@ async def test_a_late_urgent_notice_is_told_to_the_centre_on_another_channel(
     dispatcher_elsewhere: bool,
 ) -> None:
     mediator = await on_telegram(services)
-    case_id = await a_case(services, mediator)
+    case_id = await assigned_case(
+        services,
+        mediator,
+        number="2026-000777",
+        risk="major",
+        description="…",
+        unit_code=VILLAGE_MEDIATION,
+    )
     async with services.sessions() as session, session.begin():
         invite = await create_invite(session, clock, "dispatcher", VILLAGE_CENTRE, "d")
     # The centre's dispatcher uses the console (another channel), or Telegram only.
