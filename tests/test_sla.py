@@ -65,6 +65,14 @@ async def accept_latest_offer(services: Services, handler: Person) -> OutboxMess
     return offer
 
 
+async def accepted_report(services: Services, person) -> str:
+    """A citizen's report the village mediator "m" has taken; returns its number."""
+    mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
+    number = await report(person("c"))
+    await accept_latest_offer(services, mediator)
+    return number
+
+
 def keys(rows: list[OutboxMessage]) -> list[str]:
     return [r.reply["text_key"] for r in rows]
 
@@ -189,9 +197,7 @@ async def test_each_step_once_with_two_sweepers(
 async def test_a_missed_sweep_catches_up_once(
     services: Services, person, clock: FrozenClock
 ) -> None:
-    mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
-    number = await report(person("c"))
-    await accept_latest_offer(services, mediator)
+    number = await accepted_report(services, person)
     # The process was down for five days: one sweep takes the latest due step only.
     clock.advance(timedelta(days=5))
     await run_job("sweep", ctx(services))
@@ -204,9 +210,7 @@ async def test_a_missed_sweep_catches_up_once(
 async def test_a_restart_in_the_middle_of_a_ladder(
     services: Services, person, clock: FrozenClock
 ) -> None:
-    mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
-    number = await report(person("c"))
-    await accept_latest_offer(services, mediator)
+    number = await accepted_report(services, person)
     clock.advance(timedelta(days=1, hours=13))
     await run_job("sweep", ctx(services))  # the 50% reminder
     # The process stops; a new one starts with fresh resources on the same database.
