@@ -7,11 +7,36 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Generic, Protocol, Self, TypeVar
 
 from aiohttp import web
 
 _Call = TypeVar("_Call")
+
+
+class _FailRule(Protocol):
+    skip: int
+    remaining: int
+
+
+_Rule = TypeVar("_Rule", bound=_FailRule)
+
+
+def due_failure(rules: list[_Rule] | None, applies: Callable[[_Rule], bool]) -> _Rule | None:
+    """The injected failure a call meets now, if any: the first rule that ``applies`` lets its
+    ``skip`` calls through, then fails ``remaining`` calls and is dropped."""
+    if not rules:
+        return None
+    for rule in rules:
+        if applies(rule):
+            if rule.skip > 0:
+                rule.skip -= 1
+                return None
+            rule.remaining -= 1
+            if rule.remaining <= 0:
+                rules.remove(rule)
+            return rule
+    return None
 
 
 @dataclass(slots=True)

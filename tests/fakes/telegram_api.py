@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from tests.fakes._server import LocalServer, Waiter, notify_waiters, wait_in
+from tests.fakes._server import LocalServer, Waiter, due_failure, notify_waiters, wait_in
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -863,18 +863,12 @@ class FakeTelegramAPI(LocalServer):
         return self.file_contents.get(file_id, f"fake file {file_id}".encode())
 
     def _check_injected_failure(self, call: ApiCall) -> None:
-        rules = self._fail_rules.get(call.method)
-        if not rules:
-            return
-        for rule in rules:
-            if rule.chat_id is None or rule.chat_id == call.chat_id:
-                if rule.skip > 0:
-                    rule.skip -= 1
-                    return
-                rule.remaining -= 1
-                if rule.remaining <= 0:
-                    rules.remove(rule)
-                raise rule.error
+        rule = due_failure(
+            self._fail_rules.get(call.method),
+            lambda rule: rule.chat_id is None or rule.chat_id == call.chat_id,
+        )
+        if rule is not None:
+            raise rule.error
 
     def _record(self, call: ApiCall) -> None:
         self.calls.append(call)

@@ -45,7 +45,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes._server import LocalServer, Waiter, notify_waiters, wait_in
+from tests.fakes._server import LocalServer, Waiter, due_failure, notify_waiters, wait_in
 
 JsonDict = dict[str, Any]
 
@@ -525,18 +525,12 @@ class FakeWeChatAPI(LocalServer):
         )
 
     def _check_injected(self, call: WeChatCall) -> None:
-        rules = self._fail_rules.get(call.path)
-        if not rules:
-            return
-        for rule in rules:
-            if rule.openid is None or rule.openid == call.openid:
-                if rule.skip > 0:
-                    rule.skip -= 1
-                    return
-                rule.remaining -= 1
-                if rule.remaining <= 0:
-                    rules.remove(rule)
-                raise WeChatError(rule.errcode, rule.errmsg, rule.status)
+        rule = due_failure(
+            self._fail_rules.get(call.path),
+            lambda rule: rule.openid is None or rule.openid == call.openid,
+        )
+        if rule is not None:
+            raise WeChatError(rule.errcode, rule.errmsg, rule.status)
 
     def _record(self, call: WeChatCall) -> None:
         self.calls.append(call)
