@@ -29,13 +29,12 @@ from dispatch.classify import Classifier
 from dispatch.clock import FrozenClock
 from dispatch.context import Domain
 from dispatch.messages import Inbound, Location
-from dispatch.org import import_org
-from dispatch.orgfile import DEMO_ORG_PATH, load_org_file
 from dispatch.people import create_invite
 from locales import text as render
 from storage.database import create_engine, session_factory
 from storage.migrate import head_revision, upgrade
 from storage.models import Base, Case
+from tests.schema import empty_public_schema, import_demo_org
 
 ZONE = ZoneInfo("Asia/Shanghai")
 # A village grid, its village mediation committee and centre, in 景洪市 允景洪街道 曼听社区.
@@ -127,11 +126,6 @@ class Snapshot:
                 await conn.execute(insert(table).values(rows))
 
 
-async def _import_demo_org(engine: AsyncEngine) -> None:
-    async with session_factory(engine)() as session, session.begin():
-        await import_org(session, load_org_file(DEMO_ORG_PATH))
-
-
 @dataclass
 class Templates:
     """What a test starts from, built on first use in the session: "empty" is migrated to head,
@@ -150,7 +144,7 @@ class Templates:
             else:
                 shutil.copyfile(await self.sqlite("empty"), path)
                 engine = create_engine(f"sqlite+aiosqlite:///{path}")
-                await _import_demo_org(engine)
+                await import_demo_org(engine)
             await engine.dispose()
             # Fold the write-ahead log into the file, so that copying the file alone is whole.
             with sqlite3.connect(path) as conn:
@@ -164,11 +158,11 @@ class Templates:
     async def postgresql(self, engine: AsyncEngine, kind: str) -> None:
         """Make the database exactly what a fresh migration (and import) would give."""
         if not self.postgresql_snapshots:
-            await _empty_schema(engine)
+            await empty_public_schema(engine)
             await upgrade(engine)
             async with engine.begin() as conn:
                 self.postgresql_snapshots["empty"] = await Snapshot.take(conn)
-            await _import_demo_org(engine)
+            await import_demo_org(engine)
             async with engine.begin() as conn:
                 self.postgresql_snapshots["demo"] = await Snapshot.take(conn)
         try:
@@ -176,16 +170,10 @@ class Templates:
                 await self.postgresql_snapshots[kind].restore(conn)
         except (DBAPIError, _NotAtHead):
             # A test downgraded, or dropped the schema (test_cli): build it again.
-            await _empty_schema(engine)
+            await empty_public_schema(engine)
             await upgrade(engine)
             async with engine.begin() as conn:
                 await self.postgresql_snapshots[kind].restore(conn)
-
-
-async def _empty_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
 
 
 @pytest.fixture(scope="session")

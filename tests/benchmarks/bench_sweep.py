@@ -55,13 +55,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, delete, event, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_domain
 from dispatch import digests, stats
 from dispatch.clock import FrozenClock
-from dispatch.org import import_org
 from dispatch.orgfile import DEMO_ORG_PATH, OrgFile, load_org_file
 from dispatch.policy import Policy
 from dispatch.sweep import followups, sweep
@@ -77,6 +76,7 @@ from storage.models import (
     Person,
     PointsEntry,
 )
+from tests.schema import empty_public_schema, import_demo_org
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=ZONE).astimezone(UTC)
@@ -619,12 +619,9 @@ async def fresh_schema(url: str) -> None:
     engine = create_engine(url)
     try:
         if engine.dialect.name == "postgresql":
-            async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
+            await empty_public_schema(engine)
         await upgrade(engine)
-        async with session_factory(engine)() as session, session.begin():
-            await import_org(session, load_org_file(DEMO_ORG_PATH))
+        await import_demo_org(engine)
     finally:
         await engine.dispose()
 
@@ -1307,9 +1304,7 @@ async def run(args: argparse.Namespace) -> int:
         if args.database and not args.keep:
             engine = create_engine(url)
             try:
-                async with engine.begin() as conn:
-                    await conn.execute(text("DROP SCHEMA public CASCADE"))
-                    await conn.execute(text("CREATE SCHEMA public"))
+                await empty_public_schema(engine)
             finally:
                 await engine.dispose()
         return code
