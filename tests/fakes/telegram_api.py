@@ -8,12 +8,13 @@ the test's event loop and is not thread-safe.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -420,6 +421,15 @@ class FakeTelegramAPI(LocalServer):
         from aiogram import Bot
 
         return Bot(token=self.token, session=self.session(), **kwargs)
+
+    @contextlib.asynccontextmanager
+    async def bot(self, **kwargs: Any) -> AsyncIterator[Bot]:
+        """``make_bot`` for an ``async with`` block, whose end closes the bot's session."""
+        bot = self.make_bot(**kwargs)
+        try:
+            yield bot
+        finally:
+            await bot.session.close()
 
     # ------------------------------------------------------------------ inspection
 
