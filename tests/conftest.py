@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.app import build_domain
 from dialogs.base import Answer, Services
@@ -33,7 +33,7 @@ from dispatch.people import create_invite
 from locales import text as render
 from storage.database import create_engine, session_factory
 from storage.migrate import head_revision, upgrade
-from storage.models import Base, Case
+from storage.models import Base, Case, CaseEvent
 from tests.schema import empty_public_schema, import_demo_org
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -310,6 +310,20 @@ async def make_staff(
     answer = await staff.says(f"/bind {invite.code}")
     assert answer.replies[0].text_key == "bind.done", staff.texts()
     return staff
+
+
+async def case_of(services: Services, number: str) -> Case:
+    """The case with that number, which must exist."""
+    async with services.sessions() as session:
+        case = await session.scalar(select(Case).where(Case.number == number))
+        assert case is not None
+        return case
+
+
+async def event_kinds(session: AsyncSession, case_id: int) -> list[str]:
+    """The kinds of a case's events, in the order they were recorded."""
+    query = select(CaseEvent.kind).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+    return list((await session.scalars(query)).all())
 
 
 async def assigned_case(

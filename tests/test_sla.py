@@ -16,7 +16,7 @@ from dispatch.policy import Policy
 from handlers.sender import OutboxSender, RateLimiter
 from locales import text as render
 from storage.database import session_factory
-from storage.models import Case, CaseEvent, OutboxMessage, PointsEntry
+from storage.models import OutboxMessage, PointsEntry
 from tests.conftest import (
     TOWNSHIP_CENTRE,
     TOWNSHIP_MEDIATION,
@@ -24,7 +24,9 @@ from tests.conftest import (
     VILLAGE_MEDIATION,
     ZONE,
     Person,
+    case_of,
     close_as_mediated,
+    event_kinds,
     file_report,
     make_staff,
 )
@@ -41,13 +43,6 @@ async def report(
     citizen, text: str = "隔壁装修天天吵，晚上十点还在砸墙", people: str = "2人"
 ) -> str:
     return await file_report(citizen, text, people=people)
-
-
-async def case_of(services: Services, number: str) -> Case:
-    async with services.sessions() as session:
-        case = await session.scalar(select(Case).where(Case.number == number))
-        assert case is not None
-        return case
 
 
 async def notices(services: Services, person_id: int | None = None) -> list[OutboxMessage]:
@@ -80,15 +75,7 @@ def keys(rows: list[OutboxMessage]) -> list[str]:
 async def events(services: Services, number: str) -> list[str]:
     case = await case_of(services, number)
     async with services.sessions() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(CaseEvent.kind)
-                    .where(CaseEvent.case_id == case.id)
-                    .order_by(CaseEvent.id)
-                )
-            ).all()
-        )
+        return await event_kinds(session, case.id)
 
 
 async def test_the_whole_ladder_across_a_week(
