@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from bot.app import build_domain
 from dialogs.base import Answer, Services
 from dialogs.router import handle
+from dispatch import outbox
 from dispatch.classify import Classifier
 from dispatch.clock import FrozenClock
 from dispatch.context import Domain
-from dispatch.messages import Inbound, Location
+from dispatch.messages import Inbound, Location, Reply
 from dispatch.people import create_invite
 from locales import text as render
 from storage.database import create_engine, session_factory
@@ -324,6 +326,15 @@ async def event_kinds(session: AsyncSession, case_id: int) -> list[str]:
     """The kinds of a case's events, in the order they were recorded."""
     query = select(CaseEvent.kind).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
     return list((await session.scalars(query)).all())
+
+
+async def queued_notice(services: Services, person_id: int, reply: Reply, **kw: Any) -> int:
+    """A notice put in the outbox in its own transaction (``kw`` as ``outbox.enqueue`` takes
+    them); its id."""
+    async with services.sessions() as session, session.begin():
+        notice_id = await outbox.enqueue(session, services.clock, person_id, reply, **kw)
+    assert notice_id is not None
+    return notice_id
 
 
 async def assigned_case(

@@ -30,6 +30,7 @@ from tests.conftest import (
     ZONE,
     Person,
     assigned_case,
+    queued_notice,
 )
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.test_report_flow import Inbox
@@ -64,21 +65,17 @@ async def queue(
     case_id: int | None = None,
     chat: int | None = None,
 ) -> int:
-    async with services.sessions() as session, session.begin():
-        notice_id = await outbox.enqueue(
-            session,
-            services.clock,
-            person_id,
-            reply,
-            purpose=purpose,
-            dedupe_key=key,
-            urgent=urgent,
-            case_id=case_id,
-            channel="telegram" if chat else None,
-            chat_ref=str(chat) if chat else None,
-        )
-    assert notice_id is not None
-    return notice_id
+    return await queued_notice(
+        services,
+        person_id,
+        reply,
+        purpose=purpose,
+        dedupe_key=key,
+        urgent=urgent,
+        case_id=case_id,
+        channel="telegram" if chat else None,
+        chat_ref=str(chat) if chat else None,
+    )
 
 
 def make_sender(services: Services, bot, **kw) -> OutboxSender:

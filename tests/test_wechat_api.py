@@ -30,7 +30,7 @@ from handlers.wechat_transport import DeliveryWaiting, WeChatTransport, numbered
 from locales import catalog
 from locales import text as render
 from storage.models import AccessToken, OutboxMessage
-from tests.conftest import assigned_case
+from tests.conftest import assigned_case, queued_notice
 from tests.fakes.wechat_api import FakeWeChatAPI
 
 APP_ID = "wx_test_app"
@@ -92,18 +92,10 @@ async def a_person_on_wechat(services: Services) -> int:
 async def queue(
     services: Services, person_id: int, reply: Reply, *, purpose: str, case_id: int | None = None
 ) -> int:
-    async with services.sessions() as session, session.begin():
-        notice_id = await outbox.enqueue(
-            session,
-            services.clock,
-            person_id,
-            reply,
-            purpose=purpose,
-            dedupe_key=f"{purpose}:{person_id}:{case_id}",
-            case_id=case_id,
-        )
-    assert notice_id is not None
-    return notice_id
+    key = f"{purpose}:{person_id}:{case_id}"
+    return await queued_notice(
+        services, person_id, reply, purpose=purpose, dedupe_key=key, case_id=case_id
+    )
 
 
 def sender(services: Services, transport: WeChatTransport) -> OutboxSender:
