@@ -9,6 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,7 +29,7 @@ APP_ID = "wx_test_app"
 @contextlib.asynccontextmanager
 async def official_account(
     engine: AsyncEngine, services: Services, quiet: Callable[[datetime], bool] | None = None
-) -> AsyncIterator[tuple[TestClient, FakeWeChatAPI]]:
+) -> AsyncIterator[tuple[TestClient[web.Request, web.Application], FakeWeChatAPI]]:
     async with FakeWeChatAPI(app_id=APP_ID) as fake:
         settings = Settings(
             wechat_token=SecretStr(TOKEN),
