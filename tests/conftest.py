@@ -15,27 +15,28 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from bot.app import build_domain
 from dialogs.base import Answer, Services
 from dialogs.router import handle
+from dispatch import outbox
 from dispatch.classify import Classifier
 from dispatch.clock import FrozenClock
 from dispatch.context import Domain
-from dispatch.messages import Inbound, Location
-from dispatch.org import import_org
-from dispatch.orgfile import DEMO_ORG_PATH, load_org_file
+from dispatch.messages import Inbound, Location, Reply
 from dispatch.people import create_invite
 from locales import text as render
 from storage.database import create_engine, session_factory
 from storage.migrate import head_revision, upgrade
-from storage.models import Base
+from storage.models import Base, Case, CaseEvent
+from tests.schema import empty_public_schema, import_demo_org
 
 ZONE = ZoneInfo("Asia/Shanghai")
 # A village grid, its village mediation committee and centre, in 景洪市 允景洪街道 曼听社区.
@@ -127,11 +128,6 @@ class Snapshot:
                 await conn.execute(insert(table).values(rows))
 
 
-async def _import_demo_org(engine: AsyncEngine) -> None:
-    async with session_factory(engine)() as session, session.begin():
-        await import_org(session, load_org_file(DEMO_ORG_PATH))
-
-
 @dataclass
 class Templates:
     """What a test starts from, built on first use in the session: "empty" is migrated to head,
@@ -150,7 +146,7 @@ class Templates:
             else:
                 shutil.copyfile(await self.sqlite("empty"), path)
                 engine = create_engine(f"sqlite+aiosqlite:///{path}")
-                await _import_demo_org(engine)
+                await import_demo_org(engine)
             await engine.dispose()
             # Fold the write-ahead log into the file, so that copying the file alone is whole.
             with sqlite3.connect(path) as conn:
@@ -164,11 +160,11 @@ class Templates:
     async def postgresql(self, engine: AsyncEngine, kind: str) -> None:
         """Make the database exactly what a fresh migration (and import) would give."""
         if not self.postgresql_snapshots:
-            await _empty_schema(engine)
+            await empty_public_schema(engine)
             await upgrade(engine)
             async with engine.begin() as conn:
                 self.postgresql_snapshots["empty"] = await Snapshot.take(conn)
-            await _import_demo_org(engine)
+            await import_demo_org(engine)
             async with engine.begin() as conn:
                 self.postgresql_snapshots["demo"] = await Snapshot.take(conn)
         try:
@@ -176,16 +172,10 @@ class Templates:
                 await self.postgresql_snapshots[kind].restore(conn)
         except (DBAPIError, _NotAtHead):
             # A test downgraded, or dropped the schema (test_cli): build it again.
-            await _empty_schema(engine)
+            await empty_public_schema(engine)
             await upgrade(engine)
             async with engine.begin() as conn:
                 await self.postgresql_snapshots[kind].restore(conn)
-
-
-async def _empty_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
 
 
 @pytest.fixture(scope="session")
@@ -322,6 +312,60 @@ async def make_staff(
     answer = await staff.says(f"/bind {invite.code}")
     assert answer.replies[0].text_key == "bind.done", staff.texts()
     return staff
+
+
+async def case_of(services: Services, number: str) -> Case:
+    """The case with that number, which must exist."""
+    async with services.sessions() as session:
+        case = await session.scalar(select(Case).where(Case.number == number))
+        assert case is not None
+        return case
+
+
+async def event_kinds(session: AsyncSession, case_id: int) -> list[str]:
+    """The kinds of a case's events, in the order they were recorded."""
+    query = select(CaseEvent.kind).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+    return list((await session.scalars(query)).all())
+
+
+async def queued_notice(services: Services, person_id: int, reply: Reply, **kw: Any) -> int:
+    """A notice put in the outbox in its own transaction (``kw`` as ``outbox.enqueue`` takes
+    them); its id."""
+    async with services.sessions() as session, session.begin():
+        notice_id = await outbox.enqueue(session, services.clock, person_id, reply, **kw)
+    assert notice_id is not None
+    return notice_id
+
+
+async def assigned_case(
+    services: Services,
+    reporter_id: int,
+    *,
+    number: str,
+    risk: str,
+    description: str,
+    unit_code: str | None = None,
+) -> int:
+    """A neighbour case stored straight away as assigned (no dialog), for tests about what
+    happens to its notices; returns its id."""
+    now = services.clock.now()
+    async with services.sessions() as session, session.begin():
+        case = Case(
+            number=number,
+            status="assigned",
+            source="citizen",
+            category="neighbor",
+            risk=risk,
+            description=description,
+            region_path="/",
+            reporter_id=reporter_id,
+            unit_code=unit_code,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(case)
+        await session.flush()
+        return case.id
 
 
 async def answer_up_to_contact(citizen: Person, text: str, people: str = "2人") -> None:

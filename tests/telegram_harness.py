@@ -18,6 +18,7 @@ from dialogs.base import Services
 from handlers.sender import OutboxSender, RateLimiter
 from handlers.telegram import TelegramTransport
 from storage.models import OutboxMessage
+from tests.conftest import GRID
 from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI
 
 
@@ -74,6 +75,18 @@ class TelegramHarness:
 
     async def sends(self, user_id: int, update: dict[str, Any]) -> list[ApiCall]:
         return await self._push(update, user_id)
+
+    async def reports_up_to_contact(self, user_id: int, description: str) -> list[ApiCall]:
+        """A report from the QR code of GRID, answered up to the contact question: the category
+        offered, two people, no photos; returns what the phone question sent."""
+        sent = await self.says(user_id, f"/start g_{GRID}")
+        sent = await self.says(user_id, description)
+        sent = await self.taps(user_id, "对，是这类", sent)
+        sent = await self.taps(user_id, "2人", sent)
+        sent = await self.taps(user_id, "没有", sent)
+        sent = await self.taps(user_id, "完成", sent)
+        assert "手机号" in sent[-1].text, sent[-1].text
+        return sent
 
     async def notices(self, chat_id: int, containing: str) -> ApiCall:
         """Wait for a notice (sent by the outbox sender) to `chat_id`."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from bot.app import build_domain
 from bot.cli import main
@@ -37,6 +37,7 @@ from tests.conftest import (
     file_report,
     make_staff,
 )
+from tests.schema import empty_public_schema
 
 SETTINGS_VARIABLES = tuple(f"PINGAN_{name.upper()}" for name in Settings.model_fields)
 TOKEN = "123456789:AAHfake-token_for_tests_0123456789"
@@ -90,9 +91,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
 async def _empty_schema(url: str) -> None:
     engine = create_engine(url)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
+        await empty_public_schema(engine)
     finally:
         await engine.dispose()
 

@@ -22,8 +22,16 @@ from dispatch.people import create_invite, person_for
 from handlers.sender import OutboxSender, RateLimiter
 from handlers.telegram import MAX_TEXT, TelegramTransport
 from locales import text as render
-from storage.models import Case, OutboxMessage
-from tests.conftest import TOWNSHIP_CENTRE, VILLAGE_CENTRE, VILLAGE_MEDIATION, ZONE, Person
+from storage.models import OutboxMessage
+from tests.conftest import (
+    TOWNSHIP_CENTRE,
+    VILLAGE_CENTRE,
+    VILLAGE_MEDIATION,
+    ZONE,
+    Person,
+    assigned_case,
+    queued_notice,
+)
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.test_report_flow import Inbox
 
@@ -57,21 +65,17 @@ async def queue(
     case_id: int | None = None,
     chat: int | None = None,
 ) -> int:
-    async with services.sessions() as session, session.begin():
-        notice_id = await outbox.enqueue(
-            session,
-            services.clock,
-            person_id,
-            reply,
-            purpose=purpose,
-            dedupe_key=key,
-            urgent=urgent,
-            case_id=case_id,
-            channel="telegram" if chat else None,
-            chat_ref=str(chat) if chat else None,
-        )
-    assert notice_id is not None
-    return notice_id
+    return await queued_notice(
+        services,
+        person_id,
+        reply,
+        purpose=purpose,
+        dedupe_key=key,
+        urgent=urgent,
+        case_id=case_id,
+        channel="telegram" if chat else None,
+        chat_ref=str(chat) if chat else None,
+    )
 
 
 def make_sender(services: Services, bot, **kw) -> OutboxSender:
@@ -134,44 +138,36 @@ async def test_stopped_midway_then_restarted_every_notice_arrives_exactly_once(
     person_id = await on_telegram(services)
     for i in range(30):
         await queue(services, person_id, accepted(i), f"k{i}")
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            fake.response_delay = 0.02
-            # One a second per chat in production; 20 a second here, to stay quick.
-            first = make_sender(services, bot, limiter=RateLimiter(1000, 0.05))
-            running = asyncio.ensure_future(first.run())
-            await fake.wait_for_sent(CHAT, text_contains=number(7), since=0)
-            running.cancel()
-            await asyncio.wait({running})
-            delivered = len(fake.sent(CHAT))
-            assert 8 <= delivered < 30
-            statuses = Counter(r.status for r in await rows(services))
-            assert statuses == {"sent": delivered, "pending": 30 - delivered}
-            # The restart: a new sender, at once (no lease to wait for).
-            await until_quiet(make_sender(services, bot), services.clock, timedelta(seconds=1))  # type: ignore[arg-type]
-            assert numbers_received(fake) == {number(i): 1 for i in range(30)}
-            assert not any(RESENT in t for t in fake.texts(CHAT))
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        fake.response_delay = 0.02
+        # One a second per chat in production; 20 a second here, to stay quick.
+        first = make_sender(services, bot, limiter=RateLimiter(1000, 0.05))
+        running = asyncio.ensure_future(first.run())
+        await fake.wait_for_sent(CHAT, text_contains=number(7), since=0)
+        running.cancel()
+        await asyncio.wait({running})
+        delivered = len(fake.sent(CHAT))
+        assert 8 <= delivered < 30
+        statuses = Counter(r.status for r in await rows(services))
+        assert statuses == {"sent": delivered, "pending": 30 - delivered}
+        # The restart: a new sender, at once (no lease to wait for).
+        await until_quiet(make_sender(services, bot), services.clock, timedelta(seconds=1))  # type: ignore[arg-type]
+        assert numbers_received(fake) == {number(i): 1 for i in range(30)}
+        assert not any(RESENT in t for t in fake.texts(CHAT))
 
 
 async def test_a_call_in_flight_at_a_stop_is_let_finish_and_recorded(services: Services) -> None:
     person_id = await on_telegram(services)
     await queue(services, person_id, accepted(1), "k1")
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            fake.response_delay = 0.3
-            running = asyncio.ensure_future(make_sender(services, bot, stop_grace=5).run())
-            await asyncio.sleep(0.1)  # the call is on its way (answered after 0.3 s): stop now
-            running.cancel()
-            await asyncio.wait({running})
-            assert [r.status for r in await rows(services)] == ["sent"]
-            await until_quiet(make_sender(services, bot), services.clock, timedelta(seconds=1))  # type: ignore[arg-type]
-            assert numbers_received(fake) == {number(1): 1}
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        fake.response_delay = 0.3
+        running = asyncio.ensure_future(make_sender(services, bot, stop_grace=5).run())
+        await asyncio.sleep(0.1)  # the call is on its way (answered after 0.3 s): stop now
+        running.cancel()
+        await asyncio.wait({running})
+        assert [r.status for r in await rows(services)] == ["sent"]
+        await until_quiet(make_sender(services, bot), services.clock, timedelta(seconds=1))  # type: ignore[arg-type]
+        assert numbers_received(fake) == {number(1): 1}
 
 
 async def test_a_call_cut_off_at_a_stop_is_in_doubt_and_resent_once_marked(
@@ -179,26 +175,22 @@ async def test_a_call_cut_off_at_a_stop_is_in_doubt_and_resent_once_marked(
 ) -> None:
     person_id = await on_telegram(services)
     notice_id = await queue(services, person_id, accepted(1), "k1")
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            fake.response_delay = 2
-            running = asyncio.ensure_future(make_sender(services, bot, stop_grace=0.2).run())
-            await asyncio.sleep(0.5)
-            running.cancel()
-            await asyncio.wait({running})
-            fake.response_delay = 0
-            notice = await row(services, notice_id)
-            assert (notice.status, notice.doubts) == ("pending", 1)
-            await until_quiet(make_sender(services, bot), services.clock, timedelta(seconds=1))  # type: ignore[arg-type]
-            await asyncio.sleep(2)  # whatever the server did with the call it was cut off in
-            texts = fake.texts(CHAT)
-            # Delivered: once, or (if the cut-off call had reached Telegram) twice, the
-            # second time marked as sent again.
-            assert 1 <= numbers_received(fake)[number(1)] <= 2
-            assert texts[-1].startswith(RESENT)
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        fake.response_delay = 2
+        running = asyncio.ensure_future(make_sender(services, bot, stop_grace=0.2).run())
+        await asyncio.sleep(0.5)
+        running.cancel()
+        await asyncio.wait({running})
+        fake.response_delay = 0
+        notice = await row(services, notice_id)
+        assert (notice.status, notice.doubts) == ("pending", 1)
+        await until_quiet(make_sender(services, bot), services.clock, timedelta(seconds=1))  # type: ignore[arg-type]
+        await asyncio.sleep(2)  # whatever the server did with the call it was cut off in
+        texts = fake.texts(CHAT)
+        # Delivered: once, or (if the cut-off call had reached Telegram) twice, the
+        # second time marked as sent again.
+        assert 1 <= numbers_received(fake)[number(1)] <= 2
+        assert texts[-1].startswith(RESENT)
 
 
 async def test_a_sender_killed_mid_call_the_notice_is_resent_once_then_held_in_doubt(
@@ -211,40 +203,36 @@ async def test_a_sender_killed_mid_call_the_notice_is_resent_once_then_held_in_d
     await queue(services, person_id, accepted(2), "k2")
     async with services.sessions() as session, session.begin():  # a sender that then dies
         assert await outbox.claim_one(session, clock, doomed) is not None
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            sender = make_sender(services, bot)
-            assert await sender.drain_once() == 1  # the other notice is not held up
-            assert numbers_received(fake) == {number(2): 1}
-            clock.advance(outbox.SENDING_LEASE + timedelta(seconds=1))  # reclaimed every round
-            assert await sender.drain_once() == 1
-            assert fake.texts(CHAT)[-1].startswith(RESENT) and number(1) in fake.texts(CHAT)[-1]
-            notice = await row(services, doomed)
-            assert (notice.status, notice.doubts) == ("sent", 1)
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        sender = make_sender(services, bot)
+        assert await sender.drain_once() == 1  # the other notice is not held up
+        assert numbers_received(fake) == {number(2): 1}
+        clock.advance(outbox.SENDING_LEASE + timedelta(seconds=1))  # reclaimed every round
+        assert await sender.drain_once() == 1
+        assert fake.texts(CHAT)[-1].startswith(RESENT) and number(1) in fake.texts(CHAT)[-1]
+        notice = await row(services, doomed)
+        assert (notice.status, notice.doubts) == ("sent", 1)
 
-            # Once more, a crash in flight: now it waits for an operator.
-            async with services.sessions() as session, session.begin():
-                await session.execute(
-                    update(OutboxMessage).where(OutboxMessage.id == doomed).values(status="pending")
-                )
-                assert await outbox.claim_one(session, clock, doomed) is not None
-            clock.advance(outbox.SENDING_LEASE + timedelta(seconds=1))
-            assert await sender.drain_once() == 0
-            assert (await row(services, doomed)).status == "in_doubt"
-            listed = await asyncio.to_thread(cli, services, monkeypatch, "outbox", "list")
-            assert listed.exit_code == 0, listed.output
-            line = next(x for x in listed.output.splitlines() if x.strip().startswith(str(doomed)))
-            assert "in_doubt" in line and "may have arrived twice" in line
-            assert "2026-" not in listed.output and "曼听" not in listed.output  # no contents
-            retried = await asyncio.to_thread(
-                cli, services, monkeypatch, "outbox", "retry", str(doomed)
+        # Once more, a crash in flight: now it waits for an operator.
+        async with services.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == doomed).values(status="pending")
             )
-            assert retried.exit_code == 0 and "1 notices queued again" in retried.output
-            assert await sender.drain_once() == 1
-            assert numbers_received(fake)[number(1)] == 2  # the operator chose to send it again
-        finally:
-            await bot.session.close()
+            assert await outbox.claim_one(session, clock, doomed) is not None
+        clock.advance(outbox.SENDING_LEASE + timedelta(seconds=1))
+        assert await sender.drain_once() == 0
+        assert (await row(services, doomed)).status == "in_doubt"
+        listed = await asyncio.to_thread(cli, services, monkeypatch, "outbox", "list")
+        assert listed.exit_code == 0, listed.output
+        line = next(x for x in listed.output.splitlines() if x.strip().startswith(str(doomed)))
+        assert "in_doubt" in line and "may have arrived twice" in line
+        assert "2026-" not in listed.output and "曼听" not in listed.output  # no contents
+        retried = await asyncio.to_thread(
+            cli, services, monkeypatch, "outbox", "retry", str(doomed)
+        )
+        assert retried.exit_code == 0 and "1 notices queued again" in retried.output
+        assert await sender.drain_once() == 1
+        assert numbers_received(fake)[number(1)] == 2  # the operator chose to send it again
 
 
 # -- 429s and outages ----------------------------------------------------------------------
@@ -256,21 +244,17 @@ async def test_a_burst_of_429s_is_waited_out_never_failed(
     person_id = await on_telegram(services)
     notice_id = await queue(services, person_id, accepted(1), "k1")
     await queue(services, person_id, accepted(2), "k2")
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            fake.fail_next("sendMessage", error_code=429, retry_after=3, times=12)
-            sender = make_sender(services, bot)
-            assert await sender.drain_once() == 1  # the chat's second notice waits as well
-            clock.advance(timedelta(seconds=2))
-            assert await sender.drain_once() == 0  # retry_after is honoured
-            await until_quiet(sender, clock, timedelta(seconds=3))
-            assert numbers_received(fake) == {number(1): 1, number(2): 1}
-            notice = await row(services, notice_id)
-            assert (notice.status, notice.attempts) == ("sent", 0)
-            assert sum(1 for c in fake.calls if c.error_code == 429) == 12
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        fake.fail_next("sendMessage", error_code=429, retry_after=3, times=12)
+        sender = make_sender(services, bot)
+        assert await sender.drain_once() == 1  # the chat's second notice waits as well
+        clock.advance(timedelta(seconds=2))
+        assert await sender.drain_once() == 0  # retry_after is honoured
+        await until_quiet(sender, clock, timedelta(seconds=3))
+        assert numbers_received(fake) == {number(1): 1, number(2): 1}
+        notice = await row(services, notice_id)
+        assert (notice.status, notice.attempts) == ("sent", 0)
+        assert sum(1 for c in fake.calls if c.error_code == 429) == 12
 
 
 @pytest.mark.parametrize("error_code", [502, None], ids=["5xx", "network"])
@@ -279,25 +263,21 @@ async def test_an_outage_of_twenty_minutes_is_outlasted(
 ) -> None:
     person_id = await on_telegram(services)
     ids = [await queue(services, person_id, accepted(i), f"k{i}") for i in range(3)]
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            sender = make_sender(services, bot)
-            fake.go_down(error_code)
-            end = clock.now() + timedelta(minutes=20)
-            while clock.now() < end:
-                await sender.drain_once()
-                clock.advance(timedelta(seconds=15))
-            tries = [(await row(services, i)).attempts for i in ids]
-            assert tries[0] >= 8  # more than the old budget, and not failed
-            assert {(await row(services, i)).status for i in ids} == {"pending"}
-            # Backing off: 20 minutes cost a handful of calls, not one a round.
-            assert len(fake.calls) < 40
-            fake.come_back()
-            await until_quiet(sender, clock, timedelta(seconds=30))
-            assert numbers_received(fake) == {number(i): 1 for i in range(3)}
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        sender = make_sender(services, bot)
+        fake.go_down(error_code)
+        end = clock.now() + timedelta(minutes=20)
+        while clock.now() < end:
+            await sender.drain_once()
+            clock.advance(timedelta(seconds=15))
+        tries = [(await row(services, i)).attempts for i in ids]
+        assert tries[0] >= 8  # more than the old budget, and not failed
+        assert {(await row(services, i)).status for i in ids} == {"pending"}
+        # Backing off: 20 minutes cost a handful of calls, not one a round.
+        assert len(fake.calls) < 40
+        fake.come_back()
+        await until_quiet(sender, clock, timedelta(seconds=30))
+        assert numbers_received(fake) == {number(i): 1 for i in range(3)}
 
 
 async def test_past_the_horizon_a_notice_fails_is_listed_and_can_be_sent_again(
@@ -305,61 +285,45 @@ async def test_past_the_horizon_a_notice_fails_is_listed_and_can_be_sent_again(
 ) -> None:
     person_id = await on_telegram(services)
     notice_id = await queue(services, person_id, accepted(1), "k1")
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            sender = make_sender(services, bot, retry_horizon=timedelta(hours=1))
-            fake.go_down(500)
-            for _ in range(30):
-                await sender.drain_once()
-                clock.advance(timedelta(minutes=5))
-            notice = await row(services, notice_id)
-            assert notice.status == "failed" and "gave up" in (notice.last_error or "")
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        sender = make_sender(services, bot, retry_horizon=timedelta(hours=1))
+        fake.go_down(500)
+        for _ in range(30):
+            await sender.drain_once()
+            clock.advance(timedelta(minutes=5))
+        notice = await row(services, notice_id)
+        assert notice.status == "failed" and "gave up" in (notice.last_error or "")
 
-            listed = await asyncio.to_thread(
-                cli, services, monkeypatch, "outbox", "list", "--failed"
-            )
-            assert listed.exit_code == 0 and f"{notice_id:>6}" in listed.output
-            assert "failed" in listed.output and "gave up" in listed.output
-            as_json = await asyncio.to_thread(
-                cli, services, monkeypatch, "outbox", "list", "--failed", "--json"
-            )
-            assert (
-                '"status": "failed"' in as_json.output and '"purpose": "accepted"' in as_json.output
-            )
-            unknown = await asyncio.to_thread(cli, services, monkeypatch, "outbox", "retry", "999")
-            assert unknown.exit_code == 1 and "no such notice" in unknown.output
-            assert "Traceback" not in unknown.output
-            nothing = await asyncio.to_thread(cli, services, monkeypatch, "outbox", "retry")
-            assert nothing.exit_code == 2
+        listed = await asyncio.to_thread(cli, services, monkeypatch, "outbox", "list", "--failed")
+        assert listed.exit_code == 0 and f"{notice_id:>6}" in listed.output
+        assert "failed" in listed.output and "gave up" in listed.output
+        as_json = await asyncio.to_thread(
+            cli, services, monkeypatch, "outbox", "list", "--failed", "--json"
+        )
+        assert '"status": "failed"' in as_json.output and '"purpose": "accepted"' in as_json.output
+        unknown = await asyncio.to_thread(cli, services, monkeypatch, "outbox", "retry", "999")
+        assert unknown.exit_code == 1 and "no such notice" in unknown.output
+        assert "Traceback" not in unknown.output
+        nothing = await asyncio.to_thread(cli, services, monkeypatch, "outbox", "retry")
+        assert nothing.exit_code == 2
 
-            fake.come_back()
-            retried = await asyncio.to_thread(
-                cli, services, monkeypatch, "outbox", "retry", "--failed"
-            )
-            assert retried.exit_code == 0 and "1 notices queued again" in retried.output
-            notice = await row(services, notice_id)
-            assert (notice.status, notice.attempts, notice.first_failed_at) == ("pending", 0, None)
-            assert await sender.drain_once() == 1
-            assert numbers_received(fake) == {number(1): 1}
-            empty = await asyncio.to_thread(
-                cli, services, monkeypatch, "outbox", "list", "--failed"
-            )
-            assert "no failed notices" in empty.output
-        finally:
-            await bot.session.close()
+        fake.come_back()
+        retried = await asyncio.to_thread(cli, services, monkeypatch, "outbox", "retry", "--failed")
+        assert retried.exit_code == 0 and "1 notices queued again" in retried.output
+        notice = await row(services, notice_id)
+        assert (notice.status, notice.attempts, notice.first_failed_at) == ("pending", 0, None)
+        assert await sender.drain_once() == 1
+        assert numbers_received(fake) == {number(1): 1}
+        empty = await asyncio.to_thread(cli, services, monkeypatch, "outbox", "list", "--failed")
+        assert "no failed notices" in empty.output
 
 
 async def test_a_refusal_fails_at_once(services: Services) -> None:
     person_id = await on_telegram(services)
     notice_id = await queue(services, person_id, accepted(1), "k1")
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            fake.fail_next("sendMessage", error_code=400, description="Bad Request: chat not found")
-            await make_sender(services, bot).drain_once()
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        fake.fail_next("sendMessage", error_code=400, description="Bad Request: chat not found")
+        await make_sender(services, bot).drain_once()
     notice = await row(services, notice_id)
     assert notice.status == "failed" and "chat not found" in (notice.last_error or "")
 
@@ -375,24 +339,20 @@ async def test_a_long_notice_resumes_at_the_part_that_failed(
     long_unit = "第一段。" * 1200 + "\n" + "第二段。" * 200  # over 4096 characters
     reply = Reply("notice.accepted", {"number": number(1), "unit": long_unit})
     notice_id = await queue(services, person_id, reply, "k1")
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            fake.fail_next("sendMessage", error_code=error_code, skip=1)  # the second part
-            sender = make_sender(services, bot)
-            await sender.drain_once()
-            assert len(fake.sent(CHAT)) == 1
-            notice = await row(services, notice_id)
-            assert (notice.status, notice.parts_sent) == ("pending", 1)
-            await until_quiet(sender, clock, timedelta(seconds=5))
-            texts = fake.texts(CHAT)
-            assert len(texts) == 2 and len(texts[0]) <= MAX_TEXT and texts[0] != texts[1]
-            assert "".join(texts).replace("\n", "") == render(
-                "notice.accepted", "zh_CN", reply.params
-            ).replace("\n", "")
-            assert (await row(services, notice_id)).status == "sent"
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        fake.fail_next("sendMessage", error_code=error_code, skip=1)  # the second part
+        sender = make_sender(services, bot)
+        await sender.drain_once()
+        assert len(fake.sent(CHAT)) == 1
+        notice = await row(services, notice_id)
+        assert (notice.status, notice.parts_sent) == ("pending", 1)
+        await until_quiet(sender, clock, timedelta(seconds=5))
+        texts = fake.texts(CHAT)
+        assert len(texts) == 2 and len(texts[0]) <= MAX_TEXT and texts[0] != texts[1]
+        assert "".join(texts).replace("\n", "") == render(
+            "notice.accepted", "zh_CN", reply.params
+        ).replace("\n", "")
+        assert (await row(services, notice_id)).status == "sent"
 
 
 # -- time ---------------------------------------------------------------------------------
@@ -410,15 +370,11 @@ async def test_a_job_replayed_as_of_next_week_delivers_now(
         cli, services, monkeypatch, "jobs", "run", "digest", "--at", "2026-12-02T19:00"
     )
     assert ran.exit_code == 0 and "1 reports queued" in ran.output, ran.output
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            # The sender's clock reads today (2026-11-24), a week before the replayed time.
-            assert await make_sender(services, bot).drain_once() == 1
-            # The chart, then the text.
-            assert [c.method for c in fake.sent(CHAT)] == ["sendPhoto", "sendMessage"]
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        # The sender's clock reads today (2026-11-24), a week before the replayed time.
+        assert await make_sender(services, bot).drain_once() == 1
+        # The chart, then the text.
+        assert [c.method for c in fake.sent(CHAT)] == ["sendPhoto", "sendMessage"]
 
 
 @pytest.mark.parametrize(
@@ -433,52 +389,27 @@ async def test_a_reply_is_never_held_by_quiet_hours(
     ordinary_id = await queue(services, person_id, accepted(2), "k2")
     policy = services.policy
     assert policy.quiet is not None
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            sender = make_sender(
-                services,
-                bot,
-                quiet=lambda at: policy.quiet.holds(at, ZONE),
-            )
-            while await sender.drain_once():
-                pass
-            assert (await row(services, reply_id)).status == "sent"
-            expected = "sent" if ordinary_goes_at_once else "pending"
-            assert (await row(services, ordinary_id)).status == expected
-            clock.set(datetime(2026, 11, 24, 7, 31, tzinfo=ZONE) + timedelta(days=1))
-            while await sender.drain_once():
-                pass
-            assert numbers_received(fake) == {number(1): 1, number(2): 1}
-            if not ordinary_goes_at_once:
-                # The night's reply came first, the ordinary notice only in the morning.
-                assert [number(1) in t for t in fake.texts(CHAT)] == [True, False]
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        sender = make_sender(
+            services,
+            bot,
+            quiet=lambda at: policy.quiet.holds(at, ZONE),
+        )
+        while await sender.drain_once():
+            pass
+        assert (await row(services, reply_id)).status == "sent"
+        expected = "sent" if ordinary_goes_at_once else "pending"
+        assert (await row(services, ordinary_id)).status == expected
+        clock.set(datetime(2026, 11, 24, 7, 31, tzinfo=ZONE) + timedelta(days=1))
+        while await sender.drain_once():
+            pass
+        assert numbers_received(fake) == {number(1): 1, number(2): 1}
+        if not ordinary_goes_at_once:
+            # The night's reply came first, the ordinary notice only in the morning.
+            assert [number(1) in t for t in fake.texts(CHAT)] == [True, False]
 
 
 # -- an urgent notice that is late ------------------------------------------------------------
-
-
-async def a_case(services: Services, reporter_id: int) -> int:
-    now = services.clock.now()
-    async with services.sessions() as session, session.begin():
-        case = Case(
-            number="2026-000777",
-            status="assigned",
-            source="citizen",
-            category="neighbor",
-            risk="major",
-            description="…",
-            region_path="/",
-            reporter_id=reporter_id,
-            unit_code=VILLAGE_MEDIATION,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(case)
-        await session.flush()
-        return case.id
 
 
 @pytest.mark.parametrize("dispatcher_elsewhere", [True, False])
@@ -489,7 +420,14 @@ async def test_a_late_urgent_notice_is_told_to_the_centre_on_another_channel(
     dispatcher_elsewhere: bool,
 ) -> None:
     mediator = await on_telegram(services)
-    case_id = await a_case(services, mediator)
+    case_id = await assigned_case(
+        services,
+        mediator,
+        number="2026-000777",
+        risk="major",
+        description="…",
+        unit_code=VILLAGE_MEDIATION,
+    )
     async with services.sessions() as session, session.begin():
         invite = await create_invite(session, clock, "dispatcher", VILLAGE_CENTRE, "d")
     # The centre's dispatcher uses the console (another channel), or Telegram only.
@@ -501,17 +439,13 @@ async def test_a_late_urgent_notice_is_told_to_the_centre_on_another_channel(
     await dispatcher.says(f"/bind {invite.code}")
     alert = Reply("notice.accepted", {"number": "2026-000777", "unit": "…"})
     notice_id = await queue(services, mediator, alert, "alert", urgent=True, case_id=case_id)
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            sender = make_sender(services, bot)
-            fake.go_down(502)
-            for _ in range(12):  # 12 simulated minutes of outage
-                await sender.drain_once()
-                clock.advance(timedelta(minutes=1))
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        sender = make_sender(services, bot)
+        fake.go_down(502)
+        for _ in range(12):  # 12 simulated minutes of outage
             await sender.drain_once()
-        finally:
-            await bot.session.close()
+            clock.advance(timedelta(minutes=1))
+        await sender.drain_once()
     told = [r for r in await rows(services) if r.purpose == "delivery_delayed"]
     assert (await row(services, notice_id)).delay_told == (1 if dispatcher_elsewhere else 0)
     if dispatcher_elsewhere:

@@ -23,7 +23,7 @@ from dispatch.clock import FrozenClock
 from dispatch.limits import MessageLimiter
 from handlers.wechat import WeChatCallback
 from storage.models import Case, CaseEvent, CaseOffer, InboundSeen, Person
-from tests.conftest import GRID, VILLAGE_CENTRE, VILLAGE_MEDIATION, ZONE
+from tests.conftest import VILLAGE_CENTRE, VILLAGE_MEDIATION, ZONE
 from tests.fakes.wechat_messages import signed_query, text_xml
 from tests.telegram_harness import TelegramHarness, running_bot
 from tests.test_telegram_e2e import bind_on_telegram
@@ -37,23 +37,12 @@ DISPATCHER = 6102
 SPOOF = "老板欠我工资\u202e元0005\u202c，全家👨‍👩‍👧都等着用钱"
 
 
-async def _report_until_contact(tg: TelegramHarness, user: int, description: str) -> Any:
-    sent = await tg.says(user, f"/start g_{GRID}")
-    sent = await tg.says(user, description)
-    sent = await tg.taps(user, "对，是这类", sent)
-    sent = await tg.taps(user, "2人", sent)
-    sent = await tg.taps(user, "没有", sent)
-    sent = await tg.taps(user, "完成", sent)
-    assert "手机号" in sent[-1].text, sent[-1].text
-    return sent
-
-
 async def test_only_the_senders_own_card_is_their_number_and_spoofing_is_stripped(
     services: Services,
 ) -> None:
     async with running_bot(services) as tg:
         await tg.says(CITIZEN, "/start", first_name="张\u202e三")
-        await _report_until_contact(tg, CITIZEN, SPOOF)
+        await tg.reports_up_to_contact(CITIZEN, SPOOF)
         # A card of somebody else (Telegram's contact.user_id is theirs, not the sender's).
         card = tg.fake.contact_update(CITIZEN, "+8613700001111", contact_user_id=STRANGER)
         sent = await tg.sends(CITIZEN, card)
@@ -84,7 +73,7 @@ async def test_only_the_senders_own_card_is_their_number_and_spoofing_is_strippe
 async def test_a_typed_number_is_still_accepted(services: Services) -> None:
     """Refusing a stranger's card must not stop someone giving a number by typing it."""
     async with running_bot(services) as tg:
-        await _report_until_contact(tg, CITIZEN, "隔壁装修噪音太大，每天晚上十二点还在敲")
+        await tg.reports_up_to_contact(CITIZEN, "隔壁装修噪音太大，每天晚上十二点还在敲")
         card = tg.fake.contact_update(CITIZEN, "+8613700001111", contact_user_id=STRANGER)
         sent = await tg.sends(CITIZEN, card)
         assert any("不是您本人的号码" in c.text for c in sent)
@@ -143,7 +132,7 @@ def test_the_bucket_refills_and_warns_at_most_once_a_minute() -> None:
 
 
 async def _file(tg: TelegramHarness, user: int, text: str) -> str:
-    sent = await _report_until_contact(tg, user, text)
+    sent = await tg.reports_up_to_contact(user, text)
     sent = await tg.says(user, "匿名反映")
     sent = await tg.taps(user, "提交", sent)
     assert "提交成功" in sent[0].text, sent[0].text

@@ -21,7 +21,7 @@ from bot.cli import main
 from dialogs.base import Services
 from storage.database import create_engine, is_sqlite, session_factory
 from storage.models import Region
-from tests.conftest import GRID, VILLAGE_MEDIATION, answer_up_to_contact
+from tests.conftest import VILLAGE_MEDIATION, answer_up_to_contact
 from tests.telegram_harness import running_bot
 from tests.test_telegram_e2e import bind_on_telegram
 
@@ -54,12 +54,7 @@ async def test_an_offered_mediator_sees_every_number_masked_over_telegram(
 ) -> None:
     async with running_bot(services) as tg:
         await bind_on_telegram(services, tg, MEDIATOR, "mediator", VILLAGE_MEDIATION)
-        sent = await tg.says(CITIZEN, f"/start g_{GRID}")
-        sent = await tg.says(CITIZEN, DESCRIPTION)
-        sent = await tg.taps(CITIZEN, "对，是这类", sent)
-        sent = await tg.taps(CITIZEN, "2人", sent)
-        sent = await tg.taps(CITIZEN, "没有", sent)
-        sent = await tg.taps(CITIZEN, "完成", sent)
+        await tg.reports_up_to_contact(CITIZEN, DESCRIPTION)
         sent = await tg.sends(CITIZEN, tg.fake.contact_update(CITIZEN, "+8613912345678"))
         # The reporter's own summary shows what they wrote.
         assert "139 1234 5678" in sent[-1].text

@@ -79,32 +79,24 @@ async def test_429_is_retried_after_the_time_telegram_asks(
 ) -> None:
     person_id = await a_person_on_telegram(services)
     await queue(services, person_id, "k1")
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            fake.fail_next("sendMessage", error_code=429, retry_after=7)
-            drain = sender(services, bot)
-            assert await drain.drain_once() == 1
-            assert await statuses(services) == [("pending", "telegram")]
-            clock.advance(timedelta(seconds=6))
-            assert await drain.drain_once() == 0  # not yet
-            clock.advance(timedelta(seconds=2))
-            assert await drain.drain_once() == 1
-            assert await statuses(services) == [("sent", "telegram")]
-            assert len(fake.sent(CHAT)) == 1
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        fake.fail_next("sendMessage", error_code=429, retry_after=7)
+        drain = sender(services, bot)
+        assert await drain.drain_once() == 1
+        assert await statuses(services) == [("pending", "telegram")]
+        clock.advance(timedelta(seconds=6))
+        assert await drain.drain_once() == 0  # not yet
+        clock.advance(timedelta(seconds=2))
+        assert await drain.drain_once() == 1
+        assert await statuses(services) == [("sent", "telegram")]
+        assert len(fake.sent(CHAT)) == 1
 
 
 async def drain_with_telegram_refusing(services: Services) -> None:
     """One pass of the sender while Telegram answers 403 (the person blocked the bot)."""
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            fake.fail_next("sendMessage", error_code=403)
-            await sender(services, bot).drain_once()
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        fake.fail_next("sendMessage", error_code=403)
+        await sender(services, bot).drain_once()
 
 
 async def test_403_marks_the_person_unreachable_and_uses_their_other_channel(
@@ -135,15 +127,11 @@ async def test_two_senders_never_send_a_notice_twice(services: Services) -> None
     person_id = await a_person_on_telegram(services)
     for i in range(30):
         await queue(services, person_id, f"k{i}")
-    async with FakeTelegramAPI() as fake:
-        bot = fake.make_bot()
-        try:
-            one, two = sender(services, bot), sender(services, bot)
-            await asyncio.gather(one.drain_once(limit=20), two.drain_once(limit=20))
-            await asyncio.gather(one.drain_once(limit=20), two.drain_once(limit=20))
-            assert len(fake.sent(CHAT)) == 30
-        finally:
-            await bot.session.close()
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        one, two = sender(services, bot), sender(services, bot)
+        await asyncio.gather(one.drain_once(limit=20), two.drain_once(limit=20))
+        await asyncio.gather(one.drain_once(limit=20), two.drain_once(limit=20))
+        assert len(fake.sent(CHAT)) == 30
     assert {s for s, _ in await statuses(services)} == {"sent"}
 
 

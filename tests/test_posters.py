@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,15 +27,24 @@ def environment(services: Services, monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.chdir(tmp_path)
 
 
-async def test_a_poster_per_grid_with_both_codes(
+@contextlib.asynccontextmanager
+async def with_official_account(
     services: Services, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+) -> AsyncIterator[FakeWeChatAPI]:
+    """The CLI's `environment`, with an official account on the stand-in WeChat API."""
     environment(services, monkeypatch, tmp_path)
     async with FakeWeChatAPI(app_id="wx_test_app") as wechat:
         monkeypatch.setenv("PINGAN_WECHAT_TOKEN", "t")
         monkeypatch.setenv("PINGAN_WECHAT_APP_ID", "wx_test_app")
         monkeypatch.setenv("PINGAN_WECHAT_APP_SECRET", "test-secret")
         monkeypatch.setenv("PINGAN_WECHAT_API_BASE", wechat.base_url)
+        yield wechat
+
+
+async def test_a_poster_per_grid_with_both_codes(
+    services: Services, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    async with with_official_account(services, monkeypatch, tmp_path) as wechat:
         monkeypatch.setenv("PINGAN_TELEGRAM_BOT_USERNAME", "pingan_test_bot")
         runner = CliRunner()
         one = await asyncio.to_thread(runner.invoke, main, ["qr", "--grid", GRID, "--out", "one"])
@@ -123,12 +134,7 @@ async def test_the_poster_names_the_nearest_centre_above_the_grid(services: Serv
 async def test_the_custom_menu_is_installed(
     services: Services, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    environment(services, monkeypatch, tmp_path)
-    async with FakeWeChatAPI(app_id="wx_test_app") as wechat:
-        monkeypatch.setenv("PINGAN_WECHAT_TOKEN", "t")
-        monkeypatch.setenv("PINGAN_WECHAT_APP_ID", "wx_test_app")
-        monkeypatch.setenv("PINGAN_WECHAT_APP_SECRET", "test-secret")
-        monkeypatch.setenv("PINGAN_WECHAT_API_BASE", wechat.base_url)
+    async with with_official_account(services, monkeypatch, tmp_path) as wechat:
         result = await asyncio.to_thread(CliRunner().invoke, main, ["wechat", "menu"])
         assert result.exit_code == 0, result.output
         menu = wechat.calls_to("/cgi-bin/menu/create")[-1].body

@@ -11,8 +11,8 @@ from dialogs.base import Services
 from dispatch.messages import Reply
 from handlers.sender import OutboxSender, Outgoing, RateLimiter
 from locales import text as render
-from storage.models import Case, CaseEvent, OutboxMessage
-from tests.conftest import GRID, VILLAGE_MEDIATION, make_staff
+from storage.models import Case, OutboxMessage
+from tests.conftest import GRID, VILLAGE_MEDIATION, event_kinds, make_staff
 
 
 @dataclass
@@ -89,11 +89,7 @@ async def test_citizen_report_to_closed_case(services: Services, person) -> None
     async with services.sessions() as session:
         case = await session.scalar(select(Case).where(Case.number == number))
         assert case is not None and case.status == "resolved"
-        kinds = (
-            await session.scalars(
-                select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-            )
-        ).all()
+        kinds = await event_kinds(session, case.id)
         assert kinds == ["report", "offer", "accept", "resolve"]
         pending = (
             await session.scalars(select(OutboxMessage).where(OutboxMessage.status != "sent"))

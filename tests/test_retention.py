@@ -36,7 +36,9 @@ from tests.conftest import (
     VILLAGE_MEDIATION,
     ZONE,
     answer_up_to_contact,
+    case_of,
     close_as_mediated,
+    event_kinds,
     file_report,
     make_staff,
 )
@@ -59,13 +61,6 @@ def ctx(services: Services, **periods: RetentionPeriod) -> JobContext:
 async def report(citizen: Any, text: str = NOISE, phone: str = PHONE) -> str:
     """A report as a citizen files it, with their phone number typed in."""
     return await file_report(citizen, text, phone=phone)
-
-
-async def case_of(services: Services, number: str) -> Case:
-    async with services.sessions() as session:
-        case = await session.scalar(select(Case).where(Case.number == number))
-        assert case is not None
-        return case
 
 
 async def handle_and_close(
@@ -234,13 +229,7 @@ async def test_a_closed_case_is_redacted_after_3_years_with_the_same_statistics(
         closed_case.region_code,
     )
     async with services.sessions() as session:
-        kinds = (
-            await session.scalars(
-                select(CaseEvent.kind)
-                .where(CaseEvent.case_id == closed_case.id)
-                .order_by(CaseEvent.id)
-            )
-        ).all()
+        kinds = await event_kinds(session, closed_case.id)
         notices = (
             await session.scalars(
                 select(OutboxMessage).where(OutboxMessage.case_id == closed_case.id)

@@ -16,7 +16,7 @@ from dispatch.policy import Policy
 from handlers.sender import OutboxSender, RateLimiter
 from locales import text as render
 from storage.database import session_factory
-from storage.models import Case, CaseEvent, OutboxMessage, PointsEntry
+from storage.models import OutboxMessage, PointsEntry
 from tests.conftest import (
     TOWNSHIP_CENTRE,
     TOWNSHIP_MEDIATION,
@@ -24,7 +24,9 @@ from tests.conftest import (
     VILLAGE_MEDIATION,
     ZONE,
     Person,
+    case_of,
     close_as_mediated,
+    event_kinds,
     file_report,
     make_staff,
 )
@@ -43,13 +45,6 @@ async def report(
     return await file_report(citizen, text, people=people)
 
 
-async def case_of(services: Services, number: str) -> Case:
-    async with services.sessions() as session:
-        case = await session.scalar(select(Case).where(Case.number == number))
-        assert case is not None
-        return case
-
-
 async def notices(services: Services, person_id: int | None = None) -> list[OutboxMessage]:
     async with services.sessions() as session:
         stmt = select(OutboxMessage).order_by(OutboxMessage.id)
@@ -65,6 +60,14 @@ async def accept_latest_offer(services: Services, handler: Person) -> OutboxMess
     return offer
 
 
+async def accepted_report(services: Services, person) -> str:
+    """A citizen's report the village mediator "m" has taken; returns its number."""
+    mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
+    number = await report(person("c"))
+    await accept_latest_offer(services, mediator)
+    return number
+
+
 def keys(rows: list[OutboxMessage]) -> list[str]:
     return [r.reply["text_key"] for r in rows]
 
@@ -72,15 +75,7 @@ def keys(rows: list[OutboxMessage]) -> list[str]:
 async def events(services: Services, number: str) -> list[str]:
     case = await case_of(services, number)
     async with services.sessions() as session:
-        return list(
-            (
-                await session.scalars(
-                    select(CaseEvent.kind)
-                    .where(CaseEvent.case_id == case.id)
-                    .order_by(CaseEvent.id)
-                )
-            ).all()
-        )
+        return await event_kinds(session, case.id)
 
 
 async def test_the_whole_ladder_across_a_week(
@@ -189,9 +184,7 @@ async def test_each_step_once_with_two_sweepers(
 async def test_a_missed_sweep_catches_up_once(
     services: Services, person, clock: FrozenClock
 ) -> None:
-    mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
-    number = await report(person("c"))
-    await accept_latest_offer(services, mediator)
+    number = await accepted_report(services, person)
     # The process was down for five days: one sweep takes the latest due step only.
     clock.advance(timedelta(days=5))
     await run_job("sweep", ctx(services))
@@ -204,9 +197,7 @@ async def test_a_missed_sweep_catches_up_once(
 async def test_a_restart_in_the_middle_of_a_ladder(
     services: Services, person, clock: FrozenClock
 ) -> None:
-    mediator = await make_staff(services, "m", "mediator", VILLAGE_MEDIATION)
-    number = await report(person("c"))
-    await accept_latest_offer(services, mediator)
+    number = await accepted_report(services, person)
     clock.advance(timedelta(days=1, hours=13))
     await run_job("sweep", ctx(services))  # the 50% reminder
     # The process stops; a new one starts with fresh resources on the same database.

@@ -16,12 +16,13 @@ from bot.cli import main
 from dialogs.base import Services
 from dispatch.clock import FrozenClock
 from dispatch.people import create_invite
-from storage.models import Case, CaseEvent, CaseRead, Invite, OutboxMessage
+from storage.models import Case, CaseRead, Invite, OutboxMessage
 from tests.conftest import (
     COUNTY_LABOR,
     TOWNSHIP_CENTRE,
     VILLAGE_CENTRE,
     VILLAGE_MEDIATION,
+    event_kinds,
     make_staff,
 )
 from tests.test_workflow import offers_of, report
@@ -191,13 +192,7 @@ async def test_disabling_a_mediator_hands_their_work_on(
         for number in (held, offered):
             case = await session.scalar(select(Case).where(Case.number == number))
             assert case is not None and case.status == "assigned" and case.assignee_id is None
-            kinds = (
-                await session.scalars(
-                    select(CaseEvent.kind)
-                    .where(CaseEvent.case_id == case.id)
-                    .order_by(CaseEvent.id)
-                )
-            ).all()
+            kinds = await event_kinds(session, case.id)
             assert "hand_back" in kinds, kinds
         told = (
             await session.scalars(

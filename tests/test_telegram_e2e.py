@@ -54,12 +54,7 @@ async def test_report_accept_by_reply_and_close_over_telegram(services: Services
 async def test_mediator_accepts_by_replying_to_the_assignment(services: Services) -> None:
     async with running_bot(services) as tg:
         await bind_on_telegram(services, tg, MEDIATOR, "mediator", VILLAGE_MEDIATION)
-        sent = await tg.says(CITIZEN, f"/start g_{GRID}")
-        sent = await tg.says(CITIZEN, "隔壁装修天天吵，晚上十点还在砸墙")
-        sent = await tg.taps(CITIZEN, "对，是这类", sent)
-        sent = await tg.taps(CITIZEN, "2人", sent)
-        sent = await tg.taps(CITIZEN, "没有", sent)
-        sent = await tg.taps(CITIZEN, "完成", sent)
+        await tg.reports_up_to_contact(CITIZEN, "隔壁装修天天吵，晚上十点还在砸墙")
         sent = await tg.says(CITIZEN, "匿名反映")
         sent = await tg.taps(CITIZEN, "提交", sent)
         number = sent[0].text.split("案件编号是 ")[1][:11]

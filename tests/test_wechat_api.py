@@ -29,7 +29,8 @@ from handlers.wechat_api import WeChatAPI, WeChatAPIError, split_utf8
 from handlers.wechat_transport import DeliveryWaiting, WeChatTransport, numbered_choices
 from locales import catalog
 from locales import text as render
-from storage.models import AccessToken, Case, OutboxMessage
+from storage.models import AccessToken, OutboxMessage
+from tests.conftest import assigned_case, queued_notice
 from tests.fakes.wechat_api import FakeWeChatAPI
 
 APP_ID = "wx_test_app"
@@ -88,41 +89,13 @@ async def a_person_on_wechat(services: Services) -> int:
         return person.id
 
 
-async def a_case(services: Services, reporter_id: int) -> int:
-    now = services.clock.now()
-    async with services.sessions() as session, session.begin():
-        case = Case(
-            number="2026-000042",
-            status="assigned",
-            source="citizen",
-            category="neighbor",
-            risk="general",
-            description="邻里噪音",
-            region_path="/",
-            reporter_id=reporter_id,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(case)
-        await session.flush()
-        return case.id
-
-
 async def queue(
     services: Services, person_id: int, reply: Reply, *, purpose: str, case_id: int | None = None
 ) -> int:
-    async with services.sessions() as session, session.begin():
-        notice_id = await outbox.enqueue(
-            session,
-            services.clock,
-            person_id,
-            reply,
-            purpose=purpose,
-            dedupe_key=f"{purpose}:{person_id}:{case_id}",
-            case_id=case_id,
-        )
-    assert notice_id is not None
-    return notice_id
+    key = f"{purpose}:{person_id}:{case_id}"
+    return await queued_notice(
+        services, person_id, reply, purpose=purpose, dedupe_key=key, case_id=case_id
+    )
 
 
 def sender(services: Services, transport: WeChatTransport) -> OutboxSender:
@@ -326,7 +299,9 @@ async def test_outside_the_window_a_configured_template_is_sent(
     services: Services, fake: FakeWeChatAPI, api: WeChatAPI
 ) -> None:
     person_id = await a_person_on_wechat(services)
-    case_id = await a_case(services, person_id)
+    case_id = await assigned_case(
+        services, person_id, number="2026-000042", risk="general", description="邻里噪音"
+    )
     notice_id = await queue(services, person_id, ACCEPTED, purpose="accepted", case_id=case_id)
     fake.enforce_window = True  # and the person has not written for 48 hours
     fake.add_template("TPL_ACCEPTED")

@@ -5,27 +5,18 @@ safe mode, against the stand-in WeChat API."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import itertools
-from collections.abc import AsyncIterator, Callable
 from datetime import datetime, time
 
-from aiohttp.test_utils import TestClient, TestServer
-from pydantic import SecretStr
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import App
-from bot.runner import web_app
-from bot.settings import Settings
-from bot.wechat_wiring import wechat_channel
 from dialogs.base import Services
 from dispatch.clock import FrozenClock
 from dispatch.people import create_invite
 from storage.models import Case
 from tests.conftest import AT_ANY_HOUR, GRID, VILLAGE_MEDIATION, ZONE
-from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.fakes.wechat_messages import (
     decrypt_reply,
     encrypted_request,
@@ -33,10 +24,8 @@ from tests.fakes.wechat_messages import (
     scan_xml,
     text_xml,
 )
+from tests.wechat_harness import AES_KEY, APP_ID, TOKEN, official_account
 
-TOKEN = "pingan-wechat-token"
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-APP_ID = "wx_test_app"
 CITIZEN = "o_citizen_openid"
 MEDIATOR = "o_mediator_openid"
 
@@ -69,40 +58,6 @@ class Phone:
     async def scans(self, grid: str) -> str:
         stamp = int(self.services.clock.now().timestamp()) + next(self.ids) % 1000
         return await self.post(scan_xml(self.openid, grid, stamp))
-
-
-@contextlib.asynccontextmanager
-async def official_account(
-    engine: AsyncEngine, services: Services, quiet: Callable[[datetime], bool] | None = None
-) -> AsyncIterator[tuple[TestClient, FakeWeChatAPI]]:
-    async with FakeWeChatAPI(app_id=APP_ID) as fake:
-        settings = Settings(
-            wechat_token=SecretStr(TOKEN),
-            wechat_app_id=APP_ID,
-            wechat_app_secret=SecretStr("test-secret"),
-            wechat_aes_key=SecretStr(AES_KEY),
-            wechat_api_base=fake.base_url,  # type: ignore[arg-type]
-        )
-        app = App(settings, engine, services)
-        channel = wechat_channel(app, lambda: channel.sender.wake(), quiet)
-        application = web_app(app, "off")
-        channel.callback.register(application)
-        client = TestClient(TestServer(application))
-        await client.start_server()
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(channel.callback.run()),
-                    group.create_task(channel.sender.run()),
-                ]
-                try:
-                    yield client, fake
-                finally:
-                    for task in tasks:
-                        task.cancel()
-        finally:
-            await client.close()
-            await channel.api.close()
 
 
 async def test_from_a_scanned_poster_to_a_closed_case_in_wechat(

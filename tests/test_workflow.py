@@ -15,6 +15,7 @@ from tests.conftest import (
     TOWNSHIP_CENTRE,
     VILLAGE_CENTRE,
     VILLAGE_MEDIATION,
+    event_kinds,
     file_report,
     make_staff,
 )
@@ -102,11 +103,7 @@ async def test_nobody_to_take_it_waits_in_the_top_centres_queue(services: Servic
         assert case is not None and case.status == "reported"
         assert (case.sla_stage, case.unit_code) == ("queue", "U532800-ZZ")
         assert case.next_action_at is not None  # the daily chase
-        kinds = (
-            await session.scalars(
-                select(CaseEvent.kind).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-            )
-        ).all()
+        kinds = await event_kinds(session, case.id)
         assert kinds == ["report", "unroutable"]
 
 

@@ -39,8 +39,6 @@ from bot.app import build_domain
 from bot.wallclock import SystemClock
 from dialogs.base import Services
 from dispatch.classify import Classifier
-from dispatch.org import import_org
-from dispatch.orgfile import DEMO_ORG_PATH, load_org_file
 from dispatch.people import create_invite
 from storage.database import create_engine, session_factory
 from storage.migrate import upgrade
@@ -58,6 +56,7 @@ from tests.benchmarks._driver import (
 )
 from tests.benchmarks.echo_baseline import measure_echo_baseline
 from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.schema import empty_public_schema, import_demo_org
 from tests.telegram_harness import running_bot
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -74,12 +73,9 @@ def _ms(seconds: float) -> float:
 async def _fresh_database(url: str) -> Any:
     engine = create_engine(url)
     if engine.dialect.name == "postgresql":
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
+        await empty_public_schema(engine)
     await upgrade(engine)
-    async with session_factory(engine)() as session, session.begin():
-        await import_org(session, load_org_file(DEMO_ORG_PATH))
+    await import_demo_org(engine)
     return engine
 
 

@@ -55,13 +55,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, delete, event, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_domain
 from dispatch import digests, stats
 from dispatch.clock import FrozenClock
-from dispatch.org import import_org
 from dispatch.orgfile import DEMO_ORG_PATH, OrgFile, load_org_file
 from dispatch.policy import Policy
 from dispatch.sweep import followups, sweep
@@ -77,6 +76,7 @@ from storage.models import (
     Person,
     PointsEntry,
 )
+from tests.schema import empty_public_schema, import_demo_org
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=ZONE).astimezone(UTC)
@@ -264,6 +264,17 @@ EVENT_COLUMNS = ["case_id", "kind", "from_status", "to_status", "actor_id", "at"
 OFFER_COLUMNS = [c.name for c in CaseOffer.__table__.columns]
 
 
+def _offer_data(offer_id: int | None, handler: int, unit: str) -> dict[str, Any]:
+    return {"offer_id": offer_id, "person_id": handler, "unit": unit, "as_dispatcher": False}
+
+
+def _accept_event(
+    cid: int, handler: int, at: datetime, offer_id: int | None, unit: str
+) -> tuple[Any, ...]:
+    data = {"offer_id": offer_id, "unit": unit}
+    return (cid, "accept", "assigned", "in_progress", handler, at, data)
+
+
 class Generator:
     """Cases in report order, with their events and (for open cases) their offers."""
 
@@ -367,12 +378,7 @@ class Generator:
         rng, cid = self.rng, row["id"]
         self.offer_id += 1
         offered = t0 + timedelta(seconds=rng.uniform(1, 5))
-        offer_data = {
-            "offer_id": self.offer_id,
-            "person_id": handler,
-            "unit": unit,
-            "as_dispatcher": False,
-        }
+        offer_data = _offer_data(self.offer_id, handler, unit)
         events.append((cid, "offer", "reported", "assigned", None, offered, offer_data))
         accepted: datetime | None = offered + timedelta(minutes=rng.uniform(5, 240))
         if accepted is not None and (accepted >= NOW or rng.random() < 0.3):
@@ -402,17 +408,7 @@ class Generator:
         if accepted is None:
             row.update(status="assigned", sla_stage="accept", sla_started_at=offered)
         else:
-            events.append(
-                (
-                    cid,
-                    "accept",
-                    "assigned",
-                    "in_progress",
-                    handler,
-                    accepted,
-                    {"offer_id": self.offer_id, "unit": unit},
-                )
-            )
+            events.append(_accept_event(cid, handler, accepted, self.offer_id, unit))
             last = accepted
             row.update(
                 status="in_progress",
@@ -497,45 +493,18 @@ class Generator:
         offered = t0 + timedelta(seconds=min(rng.uniform(1, 5), duration / 10))
         accepted = offered + (resolved - offered) * rng.uniform(0.02, 0.3)
         version = 2
-        events.append(
-            (
-                cid,
-                "offer",
-                "reported",
-                "assigned",
-                None,
-                offered,
-                {"offer_id": None, "person_id": handler, "unit": unit, "as_dispatcher": False},
-            )
-        )
+        offer_data = _offer_data(None, handler, unit)
+        events.append((cid, "offer", "reported", "assigned", None, offered, offer_data))
         if rng.random() < 0.05:
             declined = offered + (accepted - offered) / 2
             events.append(
                 (cid, "decline", "assigned", "assigned", handler, declined, {"reason": "不在辖区"})
             )
-            events.append(
-                (
-                    cid,
-                    "reoffer",
-                    "assigned",
-                    "assigned",
-                    None,
-                    declined + timedelta(seconds=1),
-                    {"offer_id": None, "person_id": handler, "unit": unit, "as_dispatcher": False},
-                )
-            )
+            reoffered = declined + timedelta(seconds=1)
+            reoffer_data = _offer_data(None, handler, unit)
+            events.append((cid, "reoffer", "assigned", "assigned", None, reoffered, reoffer_data))
             version += 2
-        events.append(
-            (
-                cid,
-                "accept",
-                "assigned",
-                "in_progress",
-                handler,
-                accepted,
-                {"offer_id": None, "unit": unit},
-            )
-        )
+        events.append(_accept_event(cid, handler, accepted, None, unit))
         failed = rng.random() < 0.15
         events.append(
             (
@@ -650,12 +619,9 @@ async def fresh_schema(url: str) -> None:
     engine = create_engine(url)
     try:
         if engine.dialect.name == "postgresql":
-            async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
+            await empty_public_schema(engine)
         await upgrade(engine)
-        async with session_factory(engine)() as session, session.begin():
-            await import_org(session, load_org_file(DEMO_ORG_PATH))
+        await import_demo_org(engine)
     finally:
         await engine.dispose()
 
@@ -1338,9 +1304,7 @@ async def run(args: argparse.Namespace) -> int:
         if args.database and not args.keep:
             engine = create_engine(url)
             try:
-                async with engine.begin() as conn:
-                    await conn.execute(text("DROP SCHEMA public CASCADE"))
-                    await conn.execute(text("CREATE SCHEMA public"))
+                await empty_public_schema(engine)
             finally:
                 await engine.dispose()
         return code

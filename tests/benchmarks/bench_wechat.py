@@ -21,26 +21,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp.test_utils import TestClient, TestServer
-from pydantic import SecretStr
-
-from bot.app import App, build_domain
-from bot.runner import web_app
-from bot.settings import Settings
+from bot.app import build_domain
 from bot.wallclock import SystemClock
-from bot.wechat_wiring import wechat_channel
 from dialogs.base import Services
 from dispatch.classify import Classifier
 from dispatch.org import import_org
 from dispatch.orgfile import DEMO_ORG_PATH, load_org_file
 from storage.database import create_engine, session_factory
 from storage.migrate import upgrade
-from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.fakes.wechat_messages import encrypted_request, scan_xml, text_xml
+from tests.wechat_harness import AES_KEY, APP_ID, TOKEN, official_account
 
-TOKEN = "bench-token"
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-APP_ID = "wx_bench"
 # What a follower types after scanning a poster: a description, then numbers and words.
 SCRIPT = [
     "隔壁装修天天吵，晚上十点还在砸墙",
@@ -68,20 +59,7 @@ async def run(users: int, messages: int, database: str | None, rounds: int = 1) 
     )
     latencies: list[float] = []
     ids = itertools.count(1)
-    async with FakeWeChatAPI(app_id=APP_ID) as fake:
-        settings = Settings(
-            wechat_token=SecretStr(TOKEN),
-            wechat_app_id=APP_ID,
-            wechat_app_secret=SecretStr("test-secret"),
-            wechat_aes_key=SecretStr(AES_KEY),
-            wechat_api_base=fake.base_url,  # type: ignore[arg-type]
-        )
-        app = App(settings, engine, services)
-        channel = wechat_channel(app, lambda: channel.sender.wake(), None)
-        application = web_app(app, "off")
-        channel.callback.register(application)
-        client = TestClient(TestServer(application))
-        await client.start_server()
+    async with official_account(engine, services) as (client, _fake):
 
         async def post(xml: str) -> None:
             stamp = int(time.time())
@@ -100,19 +78,8 @@ async def run(users: int, messages: int, database: str | None, rounds: int = 1) 
                     await post(text_xml(openid, words, next(ids), int(time.time())))
 
         began = time.perf_counter()
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(channel.callback.run()),
-                    group.create_task(channel.sender.run()),
-                ]
-                await asyncio.gather(*(follower(i) for i in range(users)))
-                elapsed = time.perf_counter() - began
-                for task in tasks:
-                    task.cancel()
-        finally:
-            await client.close()
-            await channel.api.close()
+        await asyncio.gather(*(follower(i) for i in range(users)))
+        elapsed = time.perf_counter() - began
     await engine.dispose()
     ordered = sorted(latencies)
     return {

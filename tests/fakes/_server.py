@@ -3,10 +3,90 @@ for the length of an ``async with`` block."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Generic, Protocol, Self, TypeVar
 
 from aiohttp import web
+
+_Call = TypeVar("_Call")
+
+
+class _FailRule(Protocol):
+    skip: int
+    remaining: int
+
+
+_Rule = TypeVar("_Rule", bound=_FailRule)
+
+
+def due_failure(rules: list[_Rule] | None, applies: Callable[[_Rule], bool]) -> _Rule | None:
+    """The injected failure a call meets now, if any: the first rule that ``applies`` lets its
+    ``skip`` calls through, then fails ``remaining`` calls and is dropped."""
+    if not rules:
+        return None
+    for rule in rules:
+        if applies(rule):
+            if rule.skip > 0:
+                rule.skip -= 1
+                return None
+            rule.remaining -= 1
+            if rule.remaining <= 0:
+                rules.remove(rule)
+            return rule
+    return None
+
+
+@dataclass(slots=True)
+class Waiter(Generic[_Call]):
+    """A test awaiting the first recorded call that ``predicate`` accepts."""
+
+    predicate: Callable[[_Call], bool]
+    future: asyncio.Future[_Call]
+
+
+def notify_waiters(bucket: list[Waiter[_Call]], call: _Call) -> None:
+    """Resolve every waiter in ``bucket`` that ``call`` matches and drop the resolved ones."""
+    fired = False
+    for waiter in bucket:
+        if waiter.future.done():
+            fired = True
+            continue
+        try:
+            matched = waiter.predicate(call)
+        except Exception as exc:  # surface predicate bugs in the waiting test
+            waiter.future.set_exception(exc)
+            fired = True
+            continue
+        if matched:
+            waiter.future.set_result(call)
+            fired = True
+    if fired:
+        bucket[:] = [w for w in bucket if not w.future.done()]
+
+
+async def wait_in(
+    bucket: list[Waiter[_Call]],
+    predicate: Callable[[_Call], bool],
+    timeout: float,  # noqa: ASYNC109 -- the fakes' wait_for passes its documented timeout on
+    timeout_message: Callable[[], str],
+) -> _Call:
+    """Wait for the next call in ``bucket`` matching ``predicate``; the waiter is registered
+    before the first suspension, so a call made right after this is awaited is not missed.
+    Raises ``TimeoutError(timeout_message())``."""
+    future: asyncio.Future[_Call] = asyncio.get_running_loop().create_future()
+    waiter = Waiter(predicate, future)
+    bucket.append(waiter)
+    try:
+        async with asyncio.timeout(timeout):
+            return await future
+    except TimeoutError:
+        raise TimeoutError(timeout_message()) from None
+    finally:
+        if waiter in bucket:
+            bucket.remove(waiter)
 
 
 class LocalServer:

@@ -8,18 +8,19 @@ the test's event loop and is not thread-safe.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from tests.fakes._server import LocalServer
+from tests.fakes._server import LocalServer, Waiter, due_failure, notify_waiters, wait_in
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -219,12 +220,6 @@ class _FailRule:
     skip: int = 0  # matching calls let through before the failures start
 
 
-@dataclass(slots=True)
-class _Waiter:
-    predicate: Callable[[ApiCall], bool]
-    future: asyncio.Future[ApiCall]
-
-
 _DEFAULT_DESCRIPTIONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -346,8 +341,8 @@ class FakeTelegramAPI(LocalServer):
 
         self._sent: list[ApiCall] = []
         self._sent_by_chat: dict[int, list[ApiCall]] = {}
-        self._waiters_any: list[_Waiter] = []
-        self._waiters_by_chat: dict[int, list[_Waiter]] = {}
+        self._waiters_any: list[Waiter[ApiCall]] = []
+        self._waiters_by_chat: dict[int, list[Waiter[ApiCall]]] = {}
         self._fail_rules: dict[str, list[_FailRule]] = {}
         self._down: tuple[int | None] | None = None
         #: Seconds every sending call takes before it is answered (0: at once).
@@ -426,6 +421,15 @@ class FakeTelegramAPI(LocalServer):
         from aiogram import Bot
 
         return Bot(token=self.token, session=self.session(), **kwargs)
+
+    @contextlib.asynccontextmanager
+    async def bot(self, **kwargs: Any) -> AsyncIterator[Bot]:
+        """``make_bot`` for an ``async with`` block, whose end closes the bot's session."""
+        bot = self.make_bot(**kwargs)
+        try:
+            yield bot
+        finally:
+            await bot.session.close()
 
     # ------------------------------------------------------------------ inspection
 
@@ -508,27 +512,21 @@ class FakeTelegramAPI(LocalServer):
             for call in self.calls[since:]:
                 if (chat_id is None or call.chat_id == chat_id) and predicate(call):
                     return call
-        future: asyncio.Future[ApiCall] = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(predicate, future)
         if chat_id is None:
             bucket = self._waiters_any
         else:
             bucket = self._waiters_by_chat.setdefault(chat_id, [])
-        bucket.append(waiter)
-        try:
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
+
+        def timeout_message() -> str:
             recent = ", ".join(
                 f"{c.method}({c.chat_id}{' FAILED' if c.failed else ''}: {c.text[:40]!r})"
                 for c in self.calls[-8:]
             )
-            raise TimeoutError(
-                f"no matching Bot API call within {timeout}s; last calls: [{recent}]"
-            ) from None
+            return f"no matching Bot API call within {timeout}s; last calls: [{recent}]"
+
+        try:
+            return await wait_in(bucket, predicate, timeout, timeout_message)
         finally:
-            if waiter in bucket:
-                bucket.remove(waiter)
             if chat_id is not None and not bucket:
                 self._waiters_by_chat.pop(chat_id, None)
 
@@ -875,18 +873,12 @@ class FakeTelegramAPI(LocalServer):
         return self.file_contents.get(file_id, f"fake file {file_id}".encode())
 
     def _check_injected_failure(self, call: ApiCall) -> None:
-        rules = self._fail_rules.get(call.method)
-        if not rules:
-            return
-        for rule in rules:
-            if rule.chat_id is None or rule.chat_id == call.chat_id:
-                if rule.skip > 0:
-                    rule.skip -= 1
-                    return
-                rule.remaining -= 1
-                if rule.remaining <= 0:
-                    rules.remove(rule)
-                raise rule.error
+        rule = due_failure(
+            self._fail_rules.get(call.method),
+            lambda rule: rule.chat_id is None or rule.chat_id == call.chat_id,
+        )
+        if rule is not None:
+            raise rule.error
 
     def _record(self, call: ApiCall) -> None:
         self.calls.append(call)
@@ -896,30 +888,11 @@ class FakeTelegramAPI(LocalServer):
             if chat_id is not None:
                 self._sent_by_chat.setdefault(chat_id, []).append(call)
         if self._waiters_any:
-            self._notify(self._waiters_any, call)
+            notify_waiters(self._waiters_any, call)
         if chat_id is not None:
             bucket = self._waiters_by_chat.get(chat_id)
             if bucket:
-                self._notify(bucket, call)
-
-    @staticmethod
-    def _notify(bucket: list[_Waiter], call: ApiCall) -> None:
-        fired = False
-        for waiter in bucket:
-            if waiter.future.done():
-                fired = True
-                continue
-            try:
-                matched = waiter.predicate(call)
-            except Exception as exc:  # surface predicate bugs in the waiting test
-                waiter.future.set_exception(exc)
-                fired = True
-                continue
-            if matched:
-                waiter.future.set_result(call)
-                fired = True
-        if fired:
-            bucket[:] = [w for w in bucket if not w.future.done()]
+                notify_waiters(bucket, call)
 
     # ------------------------------------------------------------------ validation helpers
 

@@ -35,7 +35,6 @@ custom messages for people who have not written (``user_wrote(openid)``) in 48 h
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import secrets
@@ -46,7 +45,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes._server import LocalServer
+from tests.fakes._server import LocalServer, Waiter, due_failure, notify_waiters, wait_in
 
 JsonDict = dict[str, Any]
 
@@ -228,12 +227,6 @@ class _FailRule:
 
 
 @dataclass(slots=True)
-class _Waiter:
-    predicate: Callable[[WeChatCall], bool]
-    future: asyncio.Future[WeChatCall]
-
-
-@dataclass(slots=True)
 class Media:
     type: str
     data: bytes
@@ -277,7 +270,7 @@ class FakeWeChatAPI(LocalServer):
         self._last_wrote: dict[str, float] = {}
         self._sent: list[WeChatCall] = []
         self._fail_rules: dict[str, list[_FailRule]] = {}
-        self._waiters: list[_Waiter] = []
+        self._waiters: list[Waiter[WeChatCall]] = []
         self._msgids = itertools.count(2_000_000_001)
         self._media_ids = itertools.count(1)
 
@@ -440,22 +433,14 @@ class FakeWeChatAPI(LocalServer):
             for call in self.calls[since:]:
                 if predicate(call):
                     return call
-        future: asyncio.Future[WeChatCall] = asyncio.get_running_loop().create_future()
-        waiter = _Waiter(predicate, future)
-        self._waiters.append(waiter)
-        try:
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
+
+        def timeout_message() -> str:
             recent = ", ".join(
                 f"{c.method} {c.path}({c.openid or ''} {c.errcode})" for c in self.calls[-8:]
             )
-            raise TimeoutError(
-                f"no matching WeChat API call within {timeout}s; last calls: [{recent}]"
-            ) from None
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+            return f"no matching WeChat API call within {timeout}s; last calls: [{recent}]"
+
+        return await wait_in(self._waiters, predicate, timeout, timeout_message)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -540,39 +525,18 @@ class FakeWeChatAPI(LocalServer):
         )
 
     def _check_injected(self, call: WeChatCall) -> None:
-        rules = self._fail_rules.get(call.path)
-        if not rules:
-            return
-        for rule in rules:
-            if rule.openid is None or rule.openid == call.openid:
-                if rule.skip > 0:
-                    rule.skip -= 1
-                    return
-                rule.remaining -= 1
-                if rule.remaining <= 0:
-                    rules.remove(rule)
-                raise WeChatError(rule.errcode, rule.errmsg, rule.status)
+        rule = due_failure(
+            self._fail_rules.get(call.path),
+            lambda rule: rule.openid is None or rule.openid == call.openid,
+        )
+        if rule is not None:
+            raise WeChatError(rule.errcode, rule.errmsg, rule.status)
 
     def _record(self, call: WeChatCall) -> None:
         self.calls.append(call)
         if not call.failed and call.path in SEND_PATHS:
             self._sent.append(call)
-        fired = False
-        for waiter in self._waiters:
-            if waiter.future.done():
-                fired = True
-                continue
-            try:
-                matched = waiter.predicate(call)
-            except Exception as exc:  # surface predicate bugs in the waiting test
-                waiter.future.set_exception(exc)
-                fired = True
-                continue
-            if matched:
-                waiter.future.set_result(call)
-                fired = True
-        if fired:
-            self._waiters[:] = [w for w in self._waiters if not w.future.done()]
+        notify_waiters(self._waiters, call)
 
     # ------------------------------------------------------------------ helpers
 
