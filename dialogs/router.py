@@ -289,5 +289,8 @@ async def _no_dialog(turn: Turn) -> None:
     if len(text) >= 8:
         await citizen.report_from_text(turn)
         return
-    turn.say("fallback.unsupported" if inbound.kind not in ("text", "choice") else "fallback.menu")
+    if inbound.kind not in ("text", "choice"):
+        turn.say("fallback.unsupported")
+    else:
+        turn.say("fallback.menu_staff" if is_staff(turn.person) else "fallback.menu")
     turn.replies.append(main_menu(turn))

@@ -11,7 +11,14 @@ from dialogs.base import Services
 from dispatch.clock import FrozenClock
 from storage.database import session_factory
 from storage.models import Case, CaseMedia, DialogState
-from tests.conftest import GRID, Person, answer_up_to_contact, make_staff
+from tests.conftest import (
+    GRID,
+    VILLAGE_MEDIATION,
+    Person,
+    answer_up_to_contact,
+    file_report,
+    make_staff,
+)
 
 
 async def test_a_restart_in_the_middle_of_a_dialog_resumes_it(services: Services, person) -> None:
@@ -166,3 +173,25 @@ async def test_whoami_and_bind_errors(services: Services, person) -> None:
     staff = await make_staff(services, "m", "mediator", "U532801001001-TJ")
     await staff.says("/whoami")
     assert "曼听社区人民调解委员会" in staff.text() and "调解员" in staff.text()
+
+
+async def test_staff_are_greeted_as_staff_and_residents_as_residents(
+    services: Services, person
+) -> None:
+    mediator = await make_staff(services, "yanwen", "mediator", VILLAGE_MEDIATION)
+    citizen = person("villager")
+    await citizen.says(f"/start g_{GRID}")
+    await file_report(citizen, "隔壁邻居装修天天从早上七点吵到晚上十点，说了好几次也不听")
+
+    await mediator.says("/start")
+    assert mediator.said()[0] == "welcome_staff"
+    greeting = mediator.texts()[0]
+    assert "曼听社区人民调解委员会" in greeting and "待接单 1 件" in greeting
+    assert "安排调解员" not in greeting  # the residents' promise is not for them
+    await mediator.says("你好")
+    assert mediator.said()[0] == "fallback.menu_staff"
+
+    await citizen.says("/start")
+    assert citizen.said()[0] == "welcome"
+    await citizen.says("你好")
+    assert citizen.said()[0] == "fallback.menu"

@@ -48,9 +48,28 @@ async def start(turn: Turn, state: DialogState | None, argument: str) -> None:
             turn.say("qr.welcome", place=await cases.place_name(turn.session, grid.code))
             await _start_report(turn, grid)
             return
-    turn.say("welcome", name=turn.person.display_name or "")
+    if is_staff(turn.person):
+        await _welcome_staff(turn)
+    else:
+        turn.say("welcome", name=turn.person.display_name or "")
     turn.replies.append(main_menu(turn))
     await ask_again(turn, state)
+
+
+async def _welcome_staff(turn: Turn) -> None:
+    """Staff are greeted as staff: their unit and what waits for them, not the residents'
+    "we will find you a mediator"."""
+    person = turn.person
+    unit = await turn.session.get(Unit, person.unit_code) if person.unit_code else None
+    in_hand, offers = await cases.tasks_of(turn.session, person)
+    turn.say(
+        "welcome_staff",
+        name=person.display_name or "",
+        role=t(f"role.{person.role}"),
+        unit=unit.name if unit else "-",
+        offers=len(offers),
+        cases=len(in_hand),
+    )
 
 
 async def _start_report(turn: Turn, grid: Region | None) -> None:
