@@ -223,6 +223,16 @@ def ranking_reply(ranking: points.Ranking, month: date) -> Reply:
             for i, s in enumerate(scores)
         ]
 
+    if not ranking.red and not ranking.black:
+        # Nothing earned or lost yet this month: say so, rather than two lists of dashes.
+        return Reply(
+            "ranking.empty",
+            {
+                "parent": ranking.parent_name,
+                "month": f"{month.year}-{month.month:02d}",
+                "level": t(f"level.{ranking.level}"),
+            },
+        )
     return Reply(
         "ranking.monthly",
         {
