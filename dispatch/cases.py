@@ -214,9 +214,11 @@ async def offer_next(
     target: Target | None = None,
     from_region: Region | None = None,
     held: bool = False,
+    reopened: bool = False,
 ) -> CaseOffer | None:
     """Offer the case to `target`, or else to the next person routing names, skipping
-    everyone already asked (`held`: a report over the daily limit, for a centre to check).
+    everyone already asked (`held`: a report over the daily limit, for a centre to check;
+    `reopened`: the reporter was not satisfied at the follow-up visit).
 
     Outcomes:
     - someone found → an open offer, an `offer` event (`reoffer` when the case was already
@@ -272,7 +274,7 @@ async def offer_next(
         unit_code=target.unit.code,
         **sla_clocks.start(case, sla_clocks.ACCEPT, now, ctx.policy, ctx.zone),
     )
-    await ctx.publish(Offered(case, offer, target, held))
+    await ctx.publish(Offered(case, offer, target, held, reopened))
     return offer
 
 
@@ -907,7 +909,7 @@ async def answer_followup(
         resolved_at=None,
     )
     target = await centre_target(session, case)
-    offer = await offer_next(ctx, case, target=target)
+    offer = await offer_next(ctx, case, target=target, reopened=True)
     if offer is not None:
         await ctx.publish(Reopened(case, offer, comment))
     return case

@@ -27,12 +27,14 @@ class MajorRisk:
 @dataclass(frozen=True, slots=True)
 class Offered:
     """The case was offered to `target.person` (a mediator, or a centre dispatcher);
-    `held`: to a dispatcher to check, the reporter being past the daily report limit."""
+    `held`: to a dispatcher to check, the reporter being past the daily report limit;
+    `reopened`: back to a centre because the reporter was not satisfied."""
 
     case: Case
     offer: CaseOffer
     target: Target
     held: bool = False
+    reopened: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,6 +228,9 @@ async def _offered(notices: _Notices, event: Offered) -> None:
     key = "notice.offer_dispatcher" if target.as_dispatcher else "notice.offer"
     if event.held:
         key = "notice.offer_held"
+    elif event.reopened:
+        # Not "no mediator was available": the reporter was not satisfied.
+        key = "notice.offer_reopened"
     card = await notices.card({"unit": target.unit.name})
     reply = Reply(key, card, buttons=offer_buttons(offer.id))
     await notices.tell(

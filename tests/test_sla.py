@@ -351,7 +351,8 @@ async def test_follow_up_visit_satisfied_and_dissatisfied(
     reopened = await case_of(services, numbers[1])
     assert reopened.status == "assigned"
     told = (await notices(services, desk.id))[-2:]
-    assert {r.reply["text_key"] for r in told} == {"notice.offer_dispatcher", "notice.reopened"}
+    # The centre is told why it is back: not "no mediator was available".
+    assert {r.reply["text_key"] for r in told} == {"notice.offer_reopened", "notice.reopened"}
     assert "晚上照样施工" in str(told[-1].reply["params"])
     async with services.sessions() as session:
         rules = (await session.scalars(select(PointsEntry.rule).order_by(PointsEntry.id))).all()
