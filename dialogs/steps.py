@@ -8,6 +8,8 @@ A step is named after what the person is asked for. `ask` renders the question;
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,10 +86,22 @@ def matched_choice(
         return numbered[int(typed) - 1]
     for c in choices:
         label = render_text(c.label_key, turn.locale, c.label_params).lower()
-        # Labels may carry an emoji; compare the words.
-        if typed and (typed == label or typed == label.split(" ", 1)[-1].strip()):
+        # People type the words they see: "完成" for "✅ 完成（没有照片就点这里）".
+        if typed and typed in (label, label.split(" ", 1)[-1].strip(), label_words(label)):
             return c
     return None
+
+
+# An explanation in brackets after a label's words: "完成（没有照片就点这里）".
+_ASIDE = re.compile(r"\s*[（(][^）)]*[）)]\s*$")
+
+
+def label_words(label: str) -> str:
+    """A button label as a person would type it: without its emoji and symbols, and without
+    an explanation in brackets."""
+    words = _ASIDE.sub("", label)
+    kept = "".join(ch for ch in words if unicodedata.category(ch)[0] in "LNZ" or ch in "-'")
+    return " ".join(kept.split())
 
 
 ChoiceHandler = Callable[[Turn, dict[str, Any], str], Awaitable[Outcome]]

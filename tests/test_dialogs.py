@@ -195,3 +195,17 @@ async def test_staff_are_greeted_as_staff_and_residents_as_residents(
     assert citizen.said()[0] == "welcome"
     await citizen.says("你好")
     assert citizen.said()[0] == "fallback.menu"
+
+
+async def test_a_choice_is_picked_by_the_words_a_person_sees(services: Services, person) -> None:
+    citizen = person("villager")
+    await citizen.says(f"/start g_{GRID}")
+    await citizen.says("隔壁邻居装修天天从早上七点吵到晚上十点，说了好几次也不听")
+    await citizen.says("对，是这类")
+    await citizen.says("2人")
+    await citizen.says("没有")
+    # The button reads "✅ 完成（没有照片就点这里）"; people type 完成, with or without a 。
+    await citizen.says("完成。")
+    assert citizen.said()[-1] == "report.ask_contact", citizen.texts()
+    await citizen.says("匿名反映")
+    assert citizen.said()[-1] == "report.summary"
