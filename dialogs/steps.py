@@ -71,7 +71,7 @@ def question(
 def matched_choice(
     turn: Turn, inbound: Inbound, choices: Sequence[Choice], nonce_ok: bool
 ) -> Choice | None:
-    """A choice by button, by its number ("1"), or by its words ("确认")."""
+    """A choice by button, by its number, or by the words on its label."""
     if inbound.kind == "choice" and inbound.choice is not None and nonce_ok:
         parsed = parse(inbound.choice)
         value = parsed.value if isinstance(parsed, StepChoice) else inbound.choice
@@ -80,19 +80,19 @@ def matched_choice(
         return None
     typed = inbound.text.strip().strip("。.!！").lower()
     # Numbers count the plain choices only: a location or contact request is a phone's
-    # button, never offered as a number (WeChat shows the rest as "回复 1 …, 2 …").
+    # button, never offered as a number (WeChat lists the rest as numbered replies).
     numbered = [c for c in choices if c.kind == "choice"]
     if typed.isdigit() and 1 <= int(typed) <= len(numbered):
         return numbered[int(typed) - 1]
     for c in choices:
         label = render_text(c.label_key, turn.locale, c.label_params).lower()
-        # People type the words they see: "完成" for "✅ 完成（没有照片就点这里）".
+        # People type the words they see, without the emoji or the aside in brackets.
         if typed and typed in (label, label.split(" ", 1)[-1].strip(), label_words(label)):
             return c
     return None
 
 
-# An explanation in brackets after a label's words: "完成（没有照片就点这里）".
+# An explanation in brackets after a label's words (full-width or not).
 _ASIDE = re.compile(r"\s*[（(][^）)]*[）)]\s*$")
 
 
