@@ -23,7 +23,7 @@ from dispatch import outbox
 from dispatch.clock import Clock
 from dispatch.messages import Reply
 from storage.models import InboundSeen
-from storage.upserts import _insert
+from storage.upserts import insert_once
 
 MAX_KEY = 128  # inbound_seen.key
 REPLY = "reply"  # the outbox purpose of an answer to what a person wrote
@@ -36,13 +36,7 @@ async def first_sight(session: AsyncSession, clock: Clock, key: str) -> bool:
     one's transaction and then sees its row, so two copies are never both handled.
     """
     table = cast(Table, InboundSeen.__table__)
-    stmt = (
-        _insert(session, table)
-        .values(key=key[:MAX_KEY], at=clock.now())
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(table.c.key)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+    return await insert_once(session, table, {"key": key[:MAX_KEY], "at": clock.now()}, key="key")
 
 
 async def queue_replies(

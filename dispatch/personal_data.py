@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from dispatch.clock import Clock, as_utc
 from dispatch.retention import forget_person, redact_case, redact_reply
+from dispatch.rows import fetch_rows
 from dispatch.stats import OPEN_STATES
 from storage.models import (
     Case,
@@ -130,9 +131,8 @@ async def export(session: AsyncSession, clock: Clock, person: Person) -> dict[st
     logged (without its contents)."""
     pid = person.id
 
-    async def rows(model: Any, *where: Any, order: Any = None) -> list[Any]:
-        query = select(model).where(*where).order_by(order if order is not None else model.id)
-        return list((await session.scalars(query)).all())
+    async def rows(model: Any, *where: Any) -> list[Any]:
+        return await fetch_rows(session, model, *where, order_by=model.id)
 
     reported = []
     own: set[int] = set()

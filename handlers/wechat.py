@@ -50,14 +50,13 @@ from wechatpy.utils import check_signature
 
 from dialogs.base import Answer
 from dispatch.clock import Clock
+from dispatch.inbound import first_sight
 from dispatch.messages import Inbound, Location, Reply
 from dispatch.payloads import parse
 from handlers.wechat_api import split_utf8
 from handlers.wechat_transport import numbered_choices
 from locales import text as render
 from storage.database import Sessions
-from storage.models import InboundSeen
-from storage.upserts import _insert
 
 log = logging.getLogger(__name__)
 
@@ -428,14 +427,7 @@ class WeChatCallback:
         """Record the message as seen, in its own unit of work, before handling it; False
         if some worker already did. The database is shared, so this holds across workers."""
         async with self.sessions() as session, session.begin():
-            table = InboundSeen.__table__
-            stmt = (
-                _insert(session, table)  # type: ignore[arg-type]
-                .values(key=key, at=self.clock.now())
-                .on_conflict_do_nothing(index_elements=["key"])
-                .returning(table.c.key)
-            )
-            return (await session.execute(stmt)).scalar_one_or_none() is not None
+            return await first_sight(session, self.clock, key)
 
     async def _work(self, inbound: Inbound, pending: _Pending) -> None:
         """Handle one message; hand the passive reply to the request if it still waits,

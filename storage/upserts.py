@@ -17,6 +17,12 @@ def _insert(session: AsyncSession, table: Table) -> Any:
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
+def _ignoring_conflict(
+    session: AsyncSession, table: Table, values: dict[str, Any], key: str
+) -> Any:
+    return _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=[key])
+
+
 async def insert_ignoring_conflict(
     session: AsyncSession, table: Table, values: dict[str, Any], *, key: str
 ) -> int | None:
@@ -24,9 +30,19 @@ async def insert_ignoring_conflict(
 
     This is how a notice is enqueued exactly once however often the cause is replayed.
     """
-    stmt = _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=[key])
+    stmt = _ignoring_conflict(session, table, values, key)
     result = await session.execute(stmt.returning(table.c.id))
     return result.scalar_one_or_none()
+
+
+async def insert_once(
+    session: AsyncSession, table: Table, values: dict[str, Any], *, key: str
+) -> bool:
+    """INSERT a row keyed by `key` (its primary key) unless it exists; True if this call
+    wrote it. How a platform's message is handled once however often it is delivered."""
+    stmt = _ignoring_conflict(session, table, values, key)
+    result = await session.execute(stmt.returning(table.c[key]))
+    return result.scalar_one_or_none() is not None
 
 
 async def next_in_sequence(session: AsyncSession, year: int) -> int:
