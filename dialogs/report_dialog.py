@@ -4,9 +4,9 @@ Citizen: describe → confirm_category (or pick_category) → location (→ conf
 typed place names one or two of the organisation's places) → region (unless confirmed) →
 people_count → danger → photos → contact → confirm.
 Staff (every role but citizen; reports by anyone but department staff count as a grid
-worker's): describe → confirm_category → region (skipped when their profile names a grid)
-(a typed name there → confirm_place) → parties → people_count → danger → on_spot (→ on_spot_summary when resolved there) →
-photos → confirm.
+worker's): describe → confirm_category → region (skipped when their profile names a grid; a
+name typed there → confirm_place) → parties → people_count → danger → on_spot
+(→ on_spot_summary when resolved there) → photos → confirm.
 A chat begun from a grid's QR code (/start g_<grid>) skips location and region.
 """
 
@@ -202,9 +202,13 @@ def _typed_place(raw: str) -> str | Retry:
     return text
 
 
+# What the location, confirm_place and region steps keep between questions.
+_PLACE_STATE = ("_node", "_page", "_place_offer", "_place_text")
+
+
 def _forget_place(data: dict[str, Any]) -> None:
     """A new answer to "where": what an earlier one left is no longer true."""
-    for key in ("_node", "_page", "_place_offer", "_place_text", "address", "latitude", "longitude"):
+    for key in (*_PLACE_STATE, "address", "latitude", "longitude"):
         data.pop(key, None)
 
 
@@ -243,7 +247,9 @@ async def _match_place(turn: Turn, data: dict[str, Any], text: str) -> Outcome |
         data["_node"], data["_page"] = first.code, 0
         turn.say("report.place_partly", place=index.label(first.code))
         return "region"
-    data["_place_offer"] = [{"code": m.code, "detail": m.detail} for m in lookup.matches]
+    data["_place_offer"] = [
+        {"code": m.code, "label": index.label(m.code), "detail": m.detail} for m in lookup.matches
+    ]
     return "confirm_place"
 
 
@@ -251,7 +257,7 @@ async def _settled(turn: Turn, data: dict[str, Any]) -> str:
     """The place is decided: drop what the region step kept, keep in the address only what
     it adds beyond the place's names (a place typed, then picked from the list, is not
     shown twice), and go on."""
-    for key in ("_node", "_page", "_place_offer", "_place_text"):
+    for key in _PLACE_STATE:
         data.pop(key, None)
     if data.get("address") and data.get("region_code"):
         index = await turn.services.places.index(turn.session)
@@ -260,15 +266,14 @@ async def _settled(turn: Turn, data: dict[str, Any]) -> str:
 
 
 class ConfirmPlaceStep(Step):
-    """"Do you mean 【景洪市 嘎洒镇 曼景保村委会】?": the one or two places a typed text named,
-    each a button, and "neither" for the list. Typing another name tries again."""
+    """The one or two places a typed text named, each a button ("您说的是【景洪市 嘎洒镇
+    曼景保村委会】吗？"), and "neither" for the list. Typing another name tries again."""
 
     name = "confirm_place"
 
-    async def _offer(self, turn: Turn, data: dict[str, Any]) -> tuple[list[str], list[Choice]]:
+    def _offer(self, data: dict[str, Any]) -> tuple[list[str], list[Choice]]:
         offer = list(data.get("_place_offer") or [])
-        index = await turn.services.places.index(turn.session)
-        labels = [index.label(o["code"]) if o["code"] in index.places else "-" for o in offer]
+        labels = [str(o.get("label") or "-") for o in offer]
         if len(offer) == 1:
             choices = [Choice("p:0", "button.place_yes")]
         else:
@@ -279,17 +284,17 @@ class ConfirmPlaceStep(Step):
         return labels, choices
 
     async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        labels, choices = await self._offer(turn, data)
+        labels, choices = self._offer(data)
         if len(labels) == 1:
             return question("report.ask_place_one", {"place": labels[0]}, nonce, choices, 2)
         return question("report.ask_place_two", {}, nonce, choices, 1)
 
     async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
-        labels, choices = await self._offer(turn, data)
+        labels, choices = self._offer(data)
         picked = matched_choice(turn, inbound, choices, nonce_ok=True)
-        if picked is None and inbound.kind == "text" and len(labels) == 1:
-            if inbound.text.strip().strip("。.!！") in (turn.words("word.yes"), "是的", "对"):
-                picked = choices[0]
+        typed_yes = inbound.text.strip().strip("。.!！") in (turn.words("word.yes"), "是的", "对")
+        if picked is None and inbound.kind == "text" and len(labels) == 1 and typed_yes:
+            picked = choices[0]
         if picked is None and inbound.kind == "text" and inbound.text.strip():
             # Another name typed instead of a tap: match it as the location step would.
             typed = _typed_place(inbound.text)

@@ -59,7 +59,9 @@ _PEOPLES_AT_END = re.compile(rf"(?:(?:{PEOPLES})族)+$")
 _GRID_NUMBER = re.compile(r"(第?)([0-9一二三四五六七八九十]+网格)$")
 # Words around a place that say nothing about it (我家在…, 就在…的).
 _FILLER_START = ("我家住在", "我家在", "我住在", "就在", "位于", "地址是", "地点是", "我在", "在")
-_FILLER_WHOLE = frozenset({"我", "我家", "我们", "我们家", "我们这", "我住", "家", "这里", "那里", "这边"})
+_FILLER_WHOLE = frozenset(
+    {"我", "我家", "我们", "我们家", "我们这", "我住", "家", "这里", "那里", "这边"}
+)
 _SEPARATORS = "的在于、，,。.；;：:！!？?·-—_/\\|()（）[]【】<>《》\"'“”‘’ "
 _SPACE_IN_HANZI = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 # Longer texts are someone's whole story, not a place; the dialog asks again before this.
@@ -145,13 +147,12 @@ class PlaceIndex:
     def __init__(self, places: Iterable[Place]) -> None:
         self.places = {p.code: p for p in places}
         by_name: dict[str, set[str]] = {}
-        names_of: dict[str, set[str]] = {}
-        # Parents first, so a grid can be named after its village's names.
-        for place in sorted(self.places.values(), key=lambda p: len(self._chain(p.code))):
-            parent = names_of.get(place.parent_code or "", set())
-            own = _names_of(place, sorted(parent))
-            names_of[place.code] = own
-            for name in own:
+        for place in self.places.values():
+            # A grid is named after its village as people say the village (曼听1网格), not
+            # in every suffixed form: grids are most of the places, and each name costs.
+            parent = self.places.get(place.parent_code or "")
+            said = bare_names(parent.name, parent.level) if parent is not None else []
+            for name in _names_of(place, said):
                 by_name.setdefault(name, set()).add(place.code)
         self._by_name = {name: frozenset(codes) for name, codes in by_name.items()}
         logging.getLogger("jieba").setLevel(logging.WARNING)
@@ -235,7 +236,9 @@ class PlaceIndex:
         """The place's names below the top of the organisation, broadest first
         (景洪市 嘎洒镇 曼景保村委会), as cases.place_name writes them."""
         chain = self._chain(code)
-        names = [self.places[c].name for c in reversed(chain) if self.places[c].level != "prefecture"]
+        names = [
+            self.places[c].name for c in reversed(chain) if self.places[c].level != "prefecture"
+        ]
         return " ".join(names) or self.places[code].name
 
 
