@@ -605,8 +605,13 @@ class ConfirmStep(Step):
             data["_editing"] = True
             step = picked.value.removeprefix("e:")
             if step == "region":
-                for key in ("_node", "_page", "_place_offer"):
+                # A new place: the detail typed with the old one would describe the wrong
+                # spot. Citizens are asked "where" again (a typed place, a location or the
+                # list); staff get their list, where a name can be typed too.
+                for key in (*_PLACE_STATE, "address"):
                     data.pop(key, None)
+                if not _is_staff(data) and not data.get("_skip_location"):
+                    return "location"
             return step
         picked = matched_choice(turn, inbound, self.choices, nonce_ok=True)
         if picked is None:

@@ -172,6 +172,23 @@ async def test_another_name_typed_at_the_confirmation_is_matched_again(
     assert citizen.said() == ["report.ask_location"]
 
 
+async def test_the_place_corrected_from_the_summary_is_asked_as_at_first(
+    services: Services, person
+) -> None:
+    citizen = person("c")
+    await _up_to_location(citizen)
+    await citizen.says("曼景保村3组")
+    await citizen.taps("是这里")
+    await _to_summary(citizen)
+    await citizen.taps("✏️ 修改")
+    await citizen.taps("发生地点")
+    assert citizen.said() == ["report.ask_location"]
+    await citizen.says("嘎洒社区")
+    await citizen.taps("是这里")
+    assert citizen.said() == ["report.summary"]  # straight back, the old detail gone
+    assert _place_line(citizen.texts()[-1]) == "· 发生地点：景洪市 嘎洒镇 嘎洒社区"
+
+
 @pytest.mark.parametrize(
     ("typed", "why"),
     [
@@ -190,6 +207,20 @@ async def test_an_odd_place_is_asked_again_politely(
     assert citizen.said()[-1] == "report.ask_location", citizen.texts()
     if why is not None:
         assert citizen.said() == [why, "report.ask_location"]
+
+
+async def test_a_photo_or_a_forged_choice_at_the_confirmation_asks_again(
+    services: Services, person
+) -> None:
+    citizen = person("c")
+    await _up_to_location(citizen)
+    await citizen.says("曼景保")
+    await citizen.sends("photo", media=("AgACAg-photo-1",))
+    assert citizen.said() == ["input.pick_a_button", "report.ask_place_one"]
+    assert citizen.last is not None
+    nonce = citizen.last.replies[-1].buttons[0][0].payload.split(".")[0]
+    await citizen.presses(f"{nonce}.p:7")  # no seventh place was offered
+    assert citizen.said() == ["input.pick_a_button", "report.ask_place_one"]
 
 
 async def test_a_name_of_thirty_places_asks_for_more(services: Services, person) -> None:
