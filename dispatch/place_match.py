@@ -58,9 +58,35 @@ _PEOPLES_AT_END = re.compile(rf"(?:(?:{PEOPLES})族)+$")
 # A grid named after its village: 曼听社区第1网格, 曼播村第2网格.
 _GRID_NUMBER = re.compile(r"(第?)([0-9一二三四五六七八九十]+网格)$")
 # Words around a place that say nothing about it (我家在…, 就在…的).
-_FILLER_START = ("我家住在", "我家在", "我住在", "就在", "位于", "地址是", "地点是", "我在", "在")
+_FILLER_START = (
+    "我家住在",
+    "我家在",
+    "我住在",
+    "就是在",
+    "就是",
+    "就在",
+    "位于",
+    "地址是",
+    "地点是",
+    "我在",
+    "在",
+)
 _FILLER_WHOLE = frozenset(
-    {"我", "我家", "我们", "我们家", "我们这", "我住", "家", "这里", "那里", "这边"}
+    {
+        "我",
+        "我家",
+        "我们",
+        "我们家",
+        "我们这",
+        "我住",
+        "家",
+        "这里",
+        "那里",
+        "这边",
+        "那边",
+        "这儿",
+        "那儿",
+    }
 )
 _SEPARATORS = "的在于、，,。.；;：:！!？?·-—_/\\|()（）[]【】<>《》\"'“”‘’ "
 _SPACE_IN_HANZI = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
@@ -197,8 +223,9 @@ class PlaceIndex:
             chain = self._chain(code)
             if within is not None and within not in chain:
                 continue
-            score, used = self._fit(code, chain, words)
-            scored.append((score, code, used))
+            score = self._fit(code, chain, words)
+            # Every name of the place or one above it goes, also one said twice.
+            scored.append((score, code, [w for w in words if w.codes & set(chain)]))
         if not scored:
             return PlaceLookup(())
         best = max(score for score, _, _ in scored)
@@ -210,9 +237,9 @@ class PlaceIndex:
             )
         )
 
-    def _fit(self, code: str, chain: list[str], words: list[_Word]) -> tuple[int, list[_Word]]:
+    def _fit(self, code: str, chain: list[str], words: list[_Word]) -> int:
         """How well the words fit the place `code`: its longest own name (the anchor) and
-        the names of distinct places above it, each by its length; and the words used."""
+        the names of distinct places above it, each by its length."""
         anchor = max((w for w in words if code in w.codes), key=lambda w: len(w.text))
         used = [anchor]
         taken = {code}
@@ -223,7 +250,7 @@ class PlaceIndex:
             if above:
                 taken.add(above[0])
                 used.append(word)
-        return sum(len(w.text) for w in used), used
+        return sum(len(w.text) for w in used)
 
     def detail(self, text: str, code: str | None) -> str:
         """What `text` says beyond the names of the place `code` and those above it."""

@@ -38,6 +38,7 @@ def demo() -> PlaceIndex:
         ("格朗和乡帕沙村5组", PASHA, "5组"),
         ("曼听社区第1网格", "532801001001G01", ""),
         ("曼听1网格", "532801001001G01", ""),
+        ("曼听社区，就是曼听社区那边", MANTING, ""),
     ],
 )
 def test_a_typed_place_finds_its_region(
