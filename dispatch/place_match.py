@@ -179,7 +179,11 @@ class PlaceIndex:
             parent = self.places.get(place.parent_code or "")
             said = bare_names(parent.name, parent.level) if parent is not None else []
             for name in _names_of(place, said):
-                by_name.setdefault(name, set()).add(place.code)
+                name = normalise(name)
+                # jieba's dictionary lines are "word frequency": a name with a space in it
+                # (a Latin one) cannot be a word, and is found only through its other names.
+                if " " not in name:
+                    by_name.setdefault(name, set()).add(place.code)
         self._by_name = {name: frozenset(codes) for name, codes in by_name.items()}
         logging.getLogger("jieba").setLevel(logging.WARNING)
         self._tokenizer = jieba.Tokenizer()

@@ -102,3 +102,14 @@ def test_detail_drops_the_names_of_a_place_and_those_above_it(demo: PlaceIndex) 
 )
 def test_names_people_say(name: str, level: str, bare: list[str]) -> None:
     assert bare_names(name, level) == bare
+
+
+def test_names_written_oddly_in_the_file_do_not_break_the_index() -> None:
+    places = [
+        Place("1", "Some County", "county", None),
+        Place("11", "新华镇", "township", "1"),
+        Place("111", "新华村第１网格", "grid", "11"),  # a full-width digit
+    ]
+    index = PlaceIndex(places)
+    assert index.lookup("新华村第1网格").codes == ["111"]
+    assert index.lookup("Some County").matches == ()
