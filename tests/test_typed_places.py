@@ -16,8 +16,8 @@ from handlers.console import ConsoleChannel
 from storage.models import Case, OutboxMessage, Region
 from tests.conftest import Person, case_of, make_staff
 
-MANJINGBAO = "532801101203"  # 景洪市 嘎洒镇 曼景保村委会
-MANJINGBAO_MEDIATION = "U532801101203-TJ"
+MANJINGBAO = "532801101209"  # 景洪市 嘎洒镇 曼景保村委会
+MANJINGBAO_MEDIATION = "U532801101209-TJ"
 GASA_TOWN = "532801101"
 GASA_COMMUNITY = "532801101001"
 LABEL = "景洪市 嘎洒镇 曼景保村委会"

@@ -8,7 +8,7 @@ import pytest
 from dispatch.orgfile import DEMO_ORG_PATH, load_org_file
 from dispatch.place_match import Place, PlaceIndex, bare_names
 
-MANJINGBAO = "532801101203"  # 景洪市 嘎洒镇 曼景保村委会
+MANJINGBAO = "532801101209"  # 景洪市 嘎洒镇 曼景保村委会
 MANTING = "532801001001"  # 景洪市 允景洪街道 曼听社区
 GASA_TOWN = "532801101"
 GASA_COMMUNITY = "532801101001"
