@@ -15,6 +15,7 @@ from dispatch.clock import Clock
 from dispatch.context import Ctx, Domain, WithDomain
 from dispatch.limits import MessageLimiter
 from dispatch.messages import Button, Inbound, Reply
+from dispatch.place_match import PlaceNames
 from locales import text as render_text
 from storage.database import Sessions
 from storage.models import Identity, Person
@@ -32,6 +33,9 @@ class Services(WithDomain):
     # Inbound limits (dispatch/limits.py); both off unless the composition root sets them.
     limiter: MessageLimiter = field(default_factory=MessageLimiter)
     reports_per_day: int = 0
+    # The organisation's place names for typed places, built once and rebuilt when the
+    # regions change (dispatch/place_match.py).
+    places: PlaceNames = field(default_factory=PlaceNames)
 
 
 @dataclass(frozen=True, slots=True)

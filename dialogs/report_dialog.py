@@ -1,11 +1,12 @@
 """Reporting a dispute: the citizen's guided dialog and the shorter one for staff.
 
-Citizen: describe → confirm_category (or pick_category) → location → region →
+Citizen: describe → confirm_category (or pick_category) → location (→ confirm_place when a
+typed place names one or two of the organisation's places) → region (unless confirmed) →
 people_count → danger → photos → contact → confirm.
 Staff (every role but citizen; reports by anyone but department staff count as a grid
-worker's): describe → confirm_category → region (skipped when their profile names a grid)
-→ parties → people_count → danger → on_spot (→ on_spot_summary when resolved there) →
-photos → confirm.
+worker's): describe → confirm_category → region (skipped when their profile names a grid; a
+name typed there → confirm_place) → parties → people_count → danger → on_spot
+(→ on_spot_summary when resolved there) → photos → confirm.
 A chat begun from a grid's QR code (/start g_<grid>) skips location and region.
 """
 
@@ -32,6 +33,7 @@ from dispatch.cases import ReportDraft, max_risk
 from dispatch.limits import reports_filed
 from dispatch.messages import Inbound, Reply, t
 from dispatch.org import children
+from dispatch.place_match import normalise
 from dispatch.vocab import CATEGORIES
 from storage.models import Region, Unit
 
@@ -128,7 +130,8 @@ pick_category = ChoiceStep(
 
 
 class LocationStep(Step):
-    """Share a location, pick the village from the list, or type an address."""
+    """Share a location, pick the village from the list, or type a place: a typed place is
+    matched against the organisation's names (see `_match_place`)."""
 
     name = "location"
     choices = (
@@ -144,6 +147,7 @@ class LocationStep(Step):
             lat, lon = inbound.location.latitude, inbound.location.longitude
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
                 return Retry("input.bad_location")
+            _forget_place(data)
             data.update(latitude=lat, longitude=lon)
             turn.say("report.location_saved")
             return "region"
@@ -151,15 +155,177 @@ class LocationStep(Step):
         if picked is not None:
             if picked.value == "share":
                 return Retry("report.share_hint")
+            _forget_place(data)
             return "region"
         if inbound.kind != "text":
             return Retry("report.location_expected")
-        address = inbound.text.strip()
-        if len(address) < 2:
-            return Retry("input.too_short", {"min": 2})
-        if len(address) > 200:
-            return Retry("input.too_long", {"max": 200, "got": len(address)})
-        data["address"] = address
+        typed = _typed_place(inbound.text)
+        if isinstance(typed, Retry):
+            return typed
+        _forget_place(data)
+        outcome = await _match_place(turn, data, typed)
+        if outcome is not None:
+            return outcome
+        # Nothing the organisation knows by that name: the list from the top, and what was
+        # typed kept as the address (less the names of the place picked, see _settled).
+        data["address"] = typed
+        turn.say("report.place_not_found", text=_shown(typed))
+        return "region"
+
+
+# A typed place: matched against the organisation's names ------------------------------------
+
+PLACE_MAX = 200
+# More equally good places than this are not offered: the person is asked to say more.
+MAX_OFFERED = 2
+# Levels a case is filed at without asking further; a township or county matched alone
+# opens the list of its villages instead.
+SETTLED_LEVELS = ("village", "grid")
+
+
+def _shown(text: str) -> str:
+    """A typed text quoted back to its writer: short enough for one line."""
+    return text if len(text) <= 20 else text[:19] + "…"
+
+
+def _typed_place(raw: str) -> str | Retry:
+    """The typed place, cleaned, or why it cannot be one (empty, too long, only symbols)."""
+    text = normalise(raw)
+    if not text:
+        return Retry("input.empty")
+    if len(text) > PLACE_MAX:
+        return Retry("input.too_long", {"max": PLACE_MAX, "got": len(text)})
+    if not any(ch.isalnum() for ch in text):
+        return Retry("report.place_unreadable")
+    if len(text) < 2:
+        return Retry("input.too_short", {"min": 2})
+    return text
+
+
+# What the location, confirm_place and region steps keep between questions.
+_PLACE_STATE = ("_node", "_page", "_place_offer", "_place_text")
+
+
+def _forget_place(data: dict[str, Any]) -> None:
+    """A new answer to "where": what an earlier one left is no longer true."""
+    for key in (*_PLACE_STATE, "address", "latitude", "longitude"):
+        data.pop(key, None)
+
+
+def _set_address(data: dict[str, Any], detail: str) -> None:
+    if detail:
+        data["address"] = detail
+    else:
+        data.pop("address", None)
+
+
+async def _match_place(turn: Turn, data: dict[str, Any], text: str) -> Outcome | None:
+    """Match a typed place against the organisation's names (dispatch/place_match.py); staff
+    only within their jurisdiction.
+
+    Outcomes:
+    - one or two places score best → "confirm_place", which offers them as buttons;
+    - one place above a village (a township, a county) scores best → its villages listed
+      ("region" with `_node` set), and what the text adds kept as the address;
+    - more than two score best → a Retry asking for the township or county too;
+    - a staff member's text names only places outside their jurisdiction → a Retry saying so;
+    - nothing matches → None: the caller decides.
+    """
+    index = await turn.services.places.index(turn.session)
+    within = data.get("_top") if _is_staff(data) else None
+    lookup = index.lookup(text, within)
+    if not lookup.matches:
+        if within is not None and index.lookup(text).matches:
+            return Retry("report.place_outside", {"text": _shown(text)})
+        return None
+    if len(lookup.matches) > MAX_OFFERED:
+        return Retry("report.place_too_many", {"text": _shown(text), "count": len(lookup.matches)})
+    data["_place_text"] = text
+    first = lookup.matches[0]
+    if len(lookup.matches) == 1 and index.places[first.code].level not in SETTLED_LEVELS:
+        _set_address(data, first.detail)
+        data["_node"], data["_page"] = first.code, 0
+        turn.say("report.place_partly", place=index.label(first.code))
+        return "region"
+    data["_place_offer"] = [
+        {"code": m.code, "label": index.label(m.code), "detail": m.detail} for m in lookup.matches
+    ]
+    return "confirm_place"
+
+
+async def _settled(turn: Turn, data: dict[str, Any]) -> str:
+    """The place is decided: drop what the region step kept, keep in the address only what
+    it adds beyond the place's names (a place typed, then picked from the list, is not
+    shown twice), and go on."""
+    for key in _PLACE_STATE:
+        data.pop(key, None)
+    if data.get("address") and data.get("region_code"):
+        index = await turn.services.places.index(turn.session)
+        _set_address(data, index.detail(data["address"], data["region_code"]))
+    return _after(data, "parties" if _is_staff(data) else "people_count")
+
+
+class ConfirmPlaceStep(Step):
+    """The one or two places a typed text named, each a button ("您说的是【景洪市 嘎洒镇
+    曼景保村委会】吗？"), and "neither" for the list. Typing another name tries again."""
+
+    name = "confirm_place"
+
+    def _offer(self, data: dict[str, Any]) -> tuple[list[str], list[Choice]]:
+        offer = list(data.get("_place_offer") or [])
+        labels = [str(o.get("label") or "-") for o in offer]
+        if len(offer) == 1:
+            choices = [Choice("p:0", "button.place_yes")]
+        else:
+            choices = [
+                Choice(f"p:{i}", "label.raw", {"text": label}) for i, label in enumerate(labels)
+            ]
+        choices.append(Choice("none", "button.place_none"))
+        return labels, choices
+
+    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
+        labels, choices = self._offer(data)
+        if len(labels) == 1:
+            return question("report.ask_place_one", {"place": labels[0]}, nonce, choices, 2)
+        return question("report.ask_place_two", {}, nonce, choices, 1)
+
+    async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
+        labels, choices = self._offer(data)
+        picked = matched_choice(turn, inbound, choices, nonce_ok=True)
+        typed_yes = inbound.text.strip().strip("。.!！") in (turn.words("word.yes"), "是的", "对")
+        if picked is None and inbound.kind == "text" and len(labels) == 1 and typed_yes:
+            picked = choices[0]
+        if picked is None and inbound.kind == "text" and inbound.text.strip():
+            # Another name typed instead of a tap: match it as the location step would.
+            typed = _typed_place(inbound.text)
+            if isinstance(typed, Retry):
+                return typed
+            outcome = await _match_place(turn, data, typed)
+            if outcome is None:
+                return Retry("report.region_not_found", {"text": _shown(typed)})
+            return outcome
+        if picked is None:
+            return Retry("input.pick_a_button")
+        offer = list(data.get("_place_offer") or [])
+        if picked.value == "none":
+            # The whole text stays as the address until a place is picked from the list.
+            text = data.get("_place_text")
+            for key in ("_node", "_page", "_place_offer"):
+                data.pop(key, None)
+            if text:
+                data["address"] = text
+            return "region"
+        chosen = offer[int(picked.value.removeprefix("p:"))]
+        region = await turn.session.get(Region, chosen["code"])
+        _set_address(data, str(chosen.get("detail") or ""))
+        if region is None:  # the organisation changed under the dialog
+            data.pop("_place_offer", None)
+            return "region"
+        if region.level in SETTLED_LEVELS or not await children(turn.session, region.code):
+            data["region_code"] = region.code
+            return await _settled(turn, data)
+        data["_node"], data["_page"] = region.code, 0
+        data.pop("_place_offer", None)
         return "region"
 
 
@@ -211,6 +377,15 @@ class RegionStep(Step):
     async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
         node, listing = await self._listing(turn, data)
         picked = matched_choice(turn, inbound, listing, nonce_ok=True)
+        if picked is None and inbound.kind == "text" and inbound.text.strip():
+            # A name typed instead of walking the tree (staff know their villages by name).
+            typed = _typed_place(inbound.text)
+            if isinstance(typed, Retry):
+                return typed
+            outcome = await _match_place(turn, data, typed)
+            if outcome is None:
+                return Retry("report.region_not_found", {"text": _shown(typed)})
+            return outcome
         if picked is None:
             return Retry("input.pick_a_button")
         if picked.value == "more":
@@ -221,23 +396,18 @@ class RegionStep(Step):
             return self.name
         if picked.value == "unknown":
             data["region_code"] = None
-            return self._done(data)
+            return await _settled(turn, data)
         if picked.value == "here" and node is not None:
             data["region_code"] = node.code
-            return self._done(data)
+            return await _settled(turn, data)
         region = await turn.session.get(Region, picked.value.removeprefix("r:"))
         if region is None:
             return Retry("input.pick_a_button")
         if region.level == "grid" or not await children(turn.session, region.code):
             data["region_code"] = region.code
-            return self._done(data)
+            return await _settled(turn, data)
         data["_node"], data["_page"] = region.code, 0
         return self.name
-
-    def _done(self, data: dict[str, Any]) -> str:
-        data.pop("_node", None)
-        data.pop("_page", None)
-        return _after(data, "parties" if _is_staff(data) else "people_count")
 
 
 # the rest of the questions ---------------------------------------------------------------
@@ -435,7 +605,13 @@ class ConfirmStep(Step):
             data["_editing"] = True
             step = picked.value.removeprefix("e:")
             if step == "region":
-                data.pop("_node", None)
+                # A new place: the detail typed with the old one would describe the wrong
+                # spot. Citizens are asked "where" again (a typed place, a location or the
+                # list); staff get their list, where a name can be typed too.
+                for key in (*_PLACE_STATE, "address"):
+                    data.pop(key, None)
+                if not _is_staff(data) and not data.get("_skip_location"):
+                    return "location"
             return step
         picked = matched_choice(turn, inbound, self.choices, nonce_ok=True)
         if picked is None:
@@ -510,6 +686,7 @@ CITIZEN_REPORT = Dialog.of(
         confirm_category,
         pick_category,
         LocationStep(),
+        ConfirmPlaceStep(),
         RegionStep(),
         people_count,
         danger,
@@ -527,6 +704,7 @@ STAFF_REPORT = Dialog.of(
         confirm_category,
         pick_category,
         RegionStep(),
+        ConfirmPlaceStep(),
         parties,
         people_count,
         danger,

@@ -2,7 +2,8 @@
 
 Buttons are printed numbered; typing the number taps it. Notices for the user are printed
 as they arrive, each with an id such as #n7, and `>n7 接单` replies to one. `/loc LAT,LON`,
-`/photo NAME` and `/contact PHONE` stand in for what a phone would send.
+`/photo NAME` and `/contact PHONE` stand in for what a phone would send; `/loc PLACE` is the
+place typed, matched like any typed place.
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ class ConsoleChannel:
             try:
                 lat, lon = (float(x) for x in stripped[5:].replace("，", ",").split(",", 1))
             except ValueError:
-                return Inbound(kind="text", text=stripped, **base)  # type: ignore[arg-type]
+                # `/loc 嘎洒镇曼景保村`: a place name is what a person would type, and goes
+                # through the same matching against the organisation's names.
+                return Inbound(kind="text", text=stripped[5:].strip(), **base)  # type: ignore[arg-type]
             return Inbound(kind="location", location=Location(lat, lon), **base)  # type: ignore[arg-type]
         if stripped.startswith("/photo"):
             name = stripped[6:].strip() or "photo"

@@ -574,7 +574,7 @@ def test_org_list_and_show_find_the_codes(db: str, classifier: Classifier) -> No
     assert centres and all(c["kind"] == "center" for c in centres)
     assert {"code", "name", "kind", "region"} == set(centres[0])
     grids = json.loads(ok("org", "list", "--level", "grid", "--json").stdout)
-    assert len(grids) == 40 and all(g["level"] == "grid" for g in grids)
+    assert len(grids) == 42 and all(g["level"] == "grid" for g in grids)
 
     async def bind(sessions: Any) -> None:
         services = services_for(sessions, classifier)

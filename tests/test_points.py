@@ -402,7 +402,7 @@ async def test_rank_villages_within_a_township(services: Services) -> None:
         (f"{u}204-TJ", "accepted_on_time", "c8", local(2026, 12, 1, 0, 10)),
         # 205 (centre only): reopened -5 → -5 in 1.
         (f"{u}205-ZZ", "reopened_dissatisfied", "c9", nov),
-        # 206 and 208: nothing → 0 in 0, equals, listed in code order.
+        # 206, 208 and the demo's 209: nothing → 0 in 0, equals, listed in code order.
         # The township's own centre earns for the township, not for any village.
         (f"{u}-ZZ", "overdue", "c10", nov),
     ]:
@@ -420,29 +420,30 @@ async def test_rank_villages_within_a_township(services: Services) -> None:
         ("202", f"{u}202-ZZ", 4, 2),
         ("206", f"{u}206-ZZ", 0, 0),
         ("208", f"{u}208-ZZ", 0, 0),
+        ("209", f"{u}209-ZZ", 0, 0),  # the demo's 曼景保村委会
         ("204", f"{u}204-TJ", -3, 1),  # no centre: shown as its committee
         ("205", f"{u}205-ZZ", -5, 1),
     ]  # 207 has no unit: not ranked
     assert gasa.scores[0].unit_name == "嘎洒社区综治中心"
     assert gasa.scores[0].region_name == "嘎洒社区"
-    # Eight ranked: red the top 3; black the bottom 3 (208, 204, 205) less 208, which equals
-    # 206 just above the cut, worst first.
+    # Nine ranked: red the top 3; black the bottom 3 (209, 204, 205) less 209, which equals
+    # 208 just above the cut, worst first.
     assert codes(gasa.red) == ["001", "203", "201"]
     assert codes(gasa.black) == ["205", "204"]
 
     # 208 now earns an overdue -3 → -3 in 1, equal to 204, after it by code:
-    # 001 203 201 202 206 | 204 208 205 → black, worst first: 205, 208, 204.
+    # 001 203 201 202 206 209 | 204 208 205 → black, worst first: 205, 208, 204.
     assert await give(services, "overdue", "c12", nov, unit=f"{u}208-TJ")
     gasa = (await rankings(services, NOVEMBER))[GASA]
-    assert codes(gasa.scores) == ["001", "203", "201", "202", "206", "204", "208", "205"]
+    assert codes(gasa.scores) == ["001", "203", "201", "202", "206", "209", "204", "208", "205"]
     assert codes(gasa.red) == ["001", "203", "201"]
     assert codes(gasa.black) == ["205", "208", "204"]
 
-    # December: only 204's accepted +2; the other seven are equal at 0 and straddle both
+    # December: only 204's accepted +2; the other eight are equal at 0 and straddle both
     # cuts, so both lists are empty.
     december = (await rankings(services, DECEMBER))[GASA]
     assert table(december)[0] == ("204", f"{u}204-TJ", 2, 1)
-    assert [s.points for s in december.scores[1:]] == [0] * 7
+    assert [s.points for s in december.scores[1:]] == [0] * 8
     assert codes(december.red) == ["204"]
     assert december.black == ()
 

@@ -61,7 +61,7 @@ async def test_a_poster_per_grid_with_both_codes(
         assert scenes == [GRID]
         every = await asyncio.to_thread(runner.invoke, main, ["qr", "--all", "--out", "all"])
         assert every.exit_code == 0, every.output
-        assert len(list((tmp_path / "all").glob("*.png"))) == 40  # every demo grid
+        assert len(list((tmp_path / "all").glob("*.png"))) == 42  # every demo grid
         missing = await asyncio.to_thread(runner.invoke, main, ["qr", "--grid", "nowhere"])
         assert missing.exit_code != 0 and "no grid nowhere" in missing.output
         neither = await asyncio.to_thread(runner.invoke, main, ["qr"])

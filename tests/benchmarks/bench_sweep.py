@@ -12,7 +12,7 @@ items, not of open cases; the daily report for a whole prefecture is built in < 
    database only), the demo organisation imported, people created (citizens, a grid worker
    per grid, a mediator per mediation committee, a dispatcher and a leader per centre, staff
    per department, each with a Telegram identity), then ``--cases`` cases over the last two
-   years across the 40 demo grids, in id order = report order. ``--open`` of them (recent
+   years across the 42 demo grids, in id order = report order. ``--open`` of them (recent
    ones) are open (assigned with an open offer, or in progress) with an SLA clock whose
    ``next_action_at`` lies 1–10 days in the future, so nothing is due at ``now``; the rest
    are closed (resolved / unresolved / closed, no clock). Each case gets the events it would
