@@ -109,7 +109,11 @@ def choice_words(choice: Choice, locale: str) -> set[str]:
     """Everything a person may type for `choice`, lower-cased: its label as shown, without
     its emoji and symbols, without the aside in brackets, and its synonyms."""
     label = render_text(choice.label_key, locale, choice.label_params).lower()
-    words = {label, label.split(" ", 1)[-1].strip(), label_words(label)}
+    words = {label, label_words(label)}
+    head, _, rest = label.partition(" ")
+    if not any(ch.isalnum() for ch in head):
+        # The label after its emoji, as typed with the label's own punctuation.
+        words.add(rest.strip())
     words.update(word.lower() for word in synonyms(choice.label_key, locale))
     return {word for word in words if word}
 

@@ -86,7 +86,7 @@ async def test_a_bound_mediator_who_says_hello_gets_the_staff_greeting(
         assert "绑定成功" in await mediator.says(f"绑定 {invite.code}")
         for words in ("你好", "嗯嗯"):
             hello = await mediator.says(words)
-            assert hello == "您好！发送“/tasks”或回复“任务”查看待办；要反映新情况，直接把经过发过来。"
+            assert hello.startswith("您好！发送“/tasks”或回复“任务”查看待办；要反映新情况")
         welcome = await mediator.says("/start")
         assert "调解员" in welcome and "或回复“任务”查看" in welcome
         assert "想反映问题" not in welcome
