@@ -299,13 +299,16 @@ async def _global_button(turn: Turn, state: DialogState | None, payload: str) ->
 
 
 async def _no_dialog(turn: Turn) -> None:
-    """A message outside any dialog: staff's 接单/退回 answer their latest offer; eight or more
-    characters are a description and start a report; anything else gets the menu."""
+    """A message outside any dialog: staff's 接单/退回 answer their latest offer; a rating in
+    words (满意, 不满意) answers the person's follow-up that is asked; eight or more characters
+    are a description and start a report; anything else gets the menu."""
     inbound = turn.inbound
     text = inbound.text.strip() if inbound.kind == "text" else ""
     word = text.strip("。.!！").lower()
     if is_staff(turn.person) and word in staff.LATEST_OFFER_WORDS:
         await staff.answer_latest_offer(turn, word)
+        return
+    if text and await citizen.rating_by_words(turn):
         return
     if len(text) >= 8:
         await citizen.report_from_text(turn)

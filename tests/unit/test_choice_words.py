@@ -12,6 +12,7 @@ from typing import Any, cast
 import pytest
 
 from dialogs.base import Turn
+from dialogs.commands.citizen import RATING_CHOICES
 from dialogs.conversation import registered
 from dialogs.report_dialog import EDITABLE_CITIZEN, EDITABLE_STAFF, ConfirmStep
 from dialogs.router import WORDS, command_of
@@ -48,6 +49,11 @@ def questions() -> Iterator[tuple[str, list[Choice]]]:
             if isinstance(step, ConfirmStep):
                 fields = dict.fromkeys((*EDITABLE_CITIZEN, *EDITABLE_STAFF))
                 yield f"{where}.edit", [Choice(f"e:{f}", f"edit.{f}") for f in fields]
+
+
+def questions_outside_dialogs() -> Iterator[tuple[str, list[Choice]]]:
+    """Choices typed outside a dialog: the follow-up's rating."""
+    yield "followup.rating", list(RATING_CHOICES)
 
 
 def nav_words(locale: str) -> set[str]:
