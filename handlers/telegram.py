@@ -186,6 +186,10 @@ class TelegramTransport:
         # Room is kept for the "sent again" marker, so that the parts come out the same on
         # every try, marked or not.
         texts = split_text(render(reply.text_key, locale, reply.params), MAX_TEXT - MARKER_ROOM)
+        # As for a direct reply: a keyboard to remove before inline buttons needs a message.
+        closing = reply.remove_keyboard and bool(reply.buttons)
+        if closing:
+            texts.insert(0, render("telegram.keyboard_closed", locale))
         total = len(pictures) + len(texts)
         marker = render("outbox.resent", locale) if progress.resent else None
         ref = ""
@@ -199,7 +203,11 @@ class TelegramTransport:
                     text = texts[index - len(pictures)]
                     if marker is not None:
                         text, marker = f"{marker}\n{text}", None
-                    markup = render_markup(reply, locale) if index == total - 1 else None
+                    markup: Markup = None
+                    if index == total - 1:
+                        markup = render_markup(reply, locale)
+                    elif closing and index == len(pictures):
+                        markup = ReplyKeyboardRemove()
                     message = await self.bot.send_message(chat_id, text, reply_markup=markup)
                 ref = str(message.message_id)
                 await progress.sent(index, ref, last=index == total - 1)

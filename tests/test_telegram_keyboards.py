@@ -121,3 +121,15 @@ async def test_the_keyboard_goes_when_the_dialog_times_out_or_another_command_co
         # Nothing is removed twice: the next answer carries no removal.
         sent = await tg.says(CITIZEN, "/help")
         assert not removals(sent)
+
+
+async def test_a_removal_that_failed_is_queued_and_still_removes_the_keyboard(
+    services: Services,
+) -> None:
+    async with running_bot(services) as tg:
+        await tg.reports_up_to_contact(CITIZEN, "隔壁装修天天吵，晚上十点还在砸墙")
+        tg.fake.fail_next("sendMessage", chat_id=CITIZEN, error_code=502)
+        sent = [c for c in await tg.says(CITIZEN, "匿名反映") if not c.failed]
+        # The outbox sender sent it later, whole: first the removal, then the summary.
+        assert sent[0].text == "好的。" and removals(sent) == [0]
+        assert "请核对" in sent[1].text and "inline_keyboard" in markup(sent[1])
