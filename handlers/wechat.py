@@ -9,9 +9,12 @@ WeChat's rules live here:
   goes out as customer-service messages through `send_later`.
 * A passive reply is one text message of at most 2048 bytes. Further replies, images and
   the rest of a long text go through `send_later`.
-* There are no buttons: choices are numbered lines (`numbered_choices`, shared with the
-  outbox transport) and the person types the number. A number always reaches the dialogs
-  as text, which is how a dialog step reads it ("1" picks its first choice). If the last
+* There are no buttons: texts are the catalogue's words for typing (`typed.`), choices are
+  numbered lines (`numbered_choices`, shared with the outbox transport) and the person types
+  the number. A question answered in words numbers nothing (a typed "1" is its answer) and
+  names back/cancel in words; why a question comes again goes in one message with it. A
+  number always reaches the dialogs as text, which is how a dialog step reads it ("1"
+  picks its first choice). If the last
   numbered list we sent this person meant, at that number, one of the buttons that work
   outside dialogs (menu, offer and case actions, follow-up ratings, back/cancel), it is
   sent as that button's payload instead, because the dialogs cannot tell what a bare "1"
