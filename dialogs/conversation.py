@@ -16,6 +16,7 @@ from dialogs.base import Retry, Turn
 from dialogs.menu import main_menu
 from dialogs.steps import FINISH, Dialog
 from dispatch.clock import as_utc
+from dispatch.messages import Reply
 from dispatch.payloads import StepChoice, parse
 from storage.models import DialogState
 
@@ -49,17 +50,36 @@ async def live_state(turn: Turn) -> DialogState | None:
     return state
 
 
+# In a dialog's data: the question asked last showed buttons a phone sends with (a
+# location, a phone number), which a channel keeps under the input box until told to remove
+# them (the router does, once the person has left that question).
+DEVICE_KEYBOARD = "_keyboard"
+
+
 async def ask(turn: Turn, state: DialogState) -> None:
     """Ask the current step's question (again)."""
     dialog = _DIALOGS[state.dialog]
     step = dialog.steps[state.step]
-    turn.replies.append(await step.ask(turn, dict(state.data), state.nonce))
+    reply = await step.ask(turn, dict(state.data), state.nonce)
+    turn.replies.append(reply)
+    if bool(state.data.get(DEVICE_KEYBOARD)) != reply.device_buttons:
+        state.data = {**state.data, DEVICE_KEYBOARD: reply.device_buttons}
+
+
+def keyboard_shown(state: DialogState | None) -> bool:
+    """The last question of this dialog left a phone's reply keyboard open."""
+    return state is not None and bool((state.data or {}).get(DEVICE_KEYBOARD))
+
+
+def _explain(turn: Turn, key: str, **params: Any) -> None:
+    """Say why the question comes again; the question follows at once."""
+    turn.replies.append(Reply(key, params, lead_in=True))
 
 
 async def ask_again(turn: Turn, state: DialogState | None) -> None:
     """After answering a side question, ask the dialog's question again."""
     if state is not None:
-        turn.say("dialog.resume")
+        _explain(turn, "dialog.resume")
         await ask(turn, state)
 
 
@@ -92,11 +112,11 @@ async def step(turn: Turn, state: DialogState) -> None:
     if inbound.kind == "choice" and inbound.choice is not None:
         parsed = parse(inbound.choice)
         if not isinstance(parsed, StepChoice):
-            turn.say("button.unknown")
+            _explain(turn, "button.unknown")
             await ask(turn, state)
             return
         if parsed.nonce != state.nonce:
-            turn.say("button.stale")
+            _explain(turn, "button.stale")
             await ask(turn, state)
             return
     dialog = _DIALOGS[state.dialog]
@@ -111,7 +131,7 @@ async def _advance(
     state.updated_at = turn.clock.now()
     if isinstance(outcome, Retry):
         state.data = data
-        turn.say(outcome.key, **outcome.params)
+        _explain(turn, outcome.key, **outcome.params)
         await ask(turn, state)
         return
     if outcome == FINISH:
@@ -137,7 +157,7 @@ async def back(turn: Turn, state: DialogState) -> None:
     data = dict(state.data)
     trail = list(data.get("_trail", []))
     if not trail:
-        turn.say("nav.at_start")
+        _explain(turn, "nav.at_start")
         await ask(turn, state)
         return
     data["_trail"] = trail[:-1]

@@ -26,9 +26,10 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from dialogs import conversation
 from dialogs.base import Answer, Services, Turn
 from dialogs.commands import ButtonHandler, Command, citizen, leader, staff
-from dialogs.conversation import ask, ask_again, back, cancel, live_state, step
+from dialogs.conversation import ask, ask_again, back, cancel, keyboard_shown, live_state, step
 from dialogs.menu import MENU_COMMANDS, main_menu
 from dialogs.roles import is_staff
+from dialogs.steps import label_words
 from dispatch import outbox
 from dispatch.inbound import first_sight, queue_replies
 from dispatch.limits import Verdict
@@ -152,6 +153,7 @@ async def _unit_of_work(services: Services, inbound: Inbound, locale: str, who: 
         )
         services.limiter.learn(who, is_staff(person))
         turn = Turn(services, session, person, identity, inbound)
+        keyboard_was_up = keyboard_shown(await session.get(DialogState, person.id))
         # Notices parked while the platform would take nothing (WeChat's 48-hour
         # window) go out now that the person has written again.
         waiting = await outbox.release_waiting(session, services.clock, person.id)
@@ -159,6 +161,10 @@ async def _unit_of_work(services: Services, inbound: Inbound, locale: str, who: 
             turn.say("notice.waiting", count=waiting)
         await _route(turn)
         replies = turn.replies
+        if keyboard_was_up:
+            await session.flush()
+            if not keyboard_shown(await session.get(DialogState, person.id)):
+                replies = _removing_keyboard(replies)
         if key is not None and any(r.text_key in MUST_ARRIVE for r in replies):
             await queue_replies(
                 session,
@@ -195,6 +201,16 @@ async def _route(turn: Turn) -> None:
     await _no_dialog(turn)
 
 
+def _removing_keyboard(replies: list[Reply]) -> list[Reply]:
+    """The replies with the first that can carry it (one without buttons, else the first)
+    told to remove the phone's keyboard the person has left behind: answered, gone back,
+    cancelled, expired or replaced by another command."""
+    if not replies:
+        return replies
+    at = next((i for i, reply in enumerate(replies) if not reply.buttons), 0)
+    return [replace(r, remove_keyboard=True) if i == at else r for i, r in enumerate(replies)]
+
+
 def command_of(inbound: Inbound, *, in_dialog: bool) -> tuple[str | None, str]:
     """The command a message gives, and its argument; (None, "") when it gives none.
 
@@ -210,6 +226,11 @@ def command_of(inbound: Inbound, *, in_dialog: bool) -> tuple[str | None, str]:
         return head.split("@", 1)[0].lower(), rest.strip()
     head, _, rest = text.partition(" ")
     command = WORDS.get(head.lower())
+    if command is None:
+        # A button's label sent as text, as Telegram's reply keyboard sends "⬅️ 上一步":
+        # its words without the emoji.
+        head, rest = label_words(text).lower(), ""
+        command = WORDS.get(head)
     if command is None:
         return None, ""
     if in_dialog and not command.steers_dialog:
@@ -278,13 +299,16 @@ async def _global_button(turn: Turn, state: DialogState | None, payload: str) ->
 
 
 async def _no_dialog(turn: Turn) -> None:
-    """A message outside any dialog: staff's 接单/退回 answer their latest offer; eight or more
-    characters are a description and start a report; anything else gets the menu."""
+    """A message outside any dialog: staff's 接单/退回 answer their latest offer; a rating in
+    words (满意, 不满意) answers the person's follow-up that is asked; eight or more characters
+    are a description and start a report; anything else gets the menu."""
     inbound = turn.inbound
     text = inbound.text.strip() if inbound.kind == "text" else ""
     word = text.strip("。.!！").lower()
     if is_staff(turn.person) and word in staff.LATEST_OFFER_WORDS:
         await staff.answer_latest_offer(turn, word)
+        return
+    if text and await citizen.rating_by_words(turn):
         return
     if len(text) >= 8:
         await citizen.report_from_text(turn)

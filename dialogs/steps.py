@@ -17,6 +17,7 @@ from typing import Any
 from dialogs.base import Outcome, Retry, Turn
 from dispatch.messages import Button, Inbound, Reply
 from dispatch.payloads import Nav, StepChoice, parse
+from locales import synonyms
 from locales import text as render_text
 
 FINISH = "__finish__"
@@ -59,37 +60,62 @@ def question(
     per_row: int,
     *,
     nav: bool = True,
+    free_text: bool = False,
 ) -> Reply:
     """A step's question: its choices as buttons, `per_row` to a row, then back / cancel
-    unless `nav` is off."""
+    unless `nav` is off. `free_text`: the question is answered in words (see Reply)."""
     rows = choice_rows(nonce, choices, per_row)
     if nav:
         rows.append(NAV_ROW)
-    return Reply(prompt, params, tuple(rows))
+    return Reply(prompt, params, tuple(rows), free_text=free_text)
+
+
+# What people add around a word they type for a choice ("是的。", "对！", "嗯~").
+_AROUND = " \t。.!！~～,，、"
 
 
 def matched_choice(
-    turn: Turn, inbound: Inbound, choices: Sequence[Choice], nonce_ok: bool
+    turn: Turn,
+    inbound: Inbound,
+    choices: Sequence[Choice],
+    nonce_ok: bool,
+    *,
+    by_number: bool = True,
 ) -> Choice | None:
-    """A choice by button, by its number, or by the words on its label."""
+    """A choice by button, by its number (unless `by_number` is off: a question answered in
+    words takes "1" as the answer), or by its words: the label's, and its synonyms in the
+    reader's locale (`synonyms.<label key>`)."""
     if inbound.kind == "choice" and inbound.choice is not None and nonce_ok:
         parsed = parse(inbound.choice)
         value = parsed.value if isinstance(parsed, StepChoice) else inbound.choice
         return next((c for c in choices if c.value == value), None)
     if inbound.kind != "text":
         return None
-    typed = inbound.text.strip().strip("。.!！").lower()
+    typed = inbound.text.strip(_AROUND).lower()
+    if not typed:
+        return None
     # Numbers count the plain choices only: a location or contact request is a phone's
     # button, never offered as a number (WeChat lists the rest as numbered replies).
     numbered = [c for c in choices if c.kind == "choice"]
-    if typed.isdigit() and 1 <= int(typed) <= len(numbered):
+    if by_number and typed.isdigit() and 1 <= int(typed) <= len(numbered):
         return numbered[int(typed) - 1]
     for c in choices:
-        label = render_text(c.label_key, turn.locale, c.label_params).lower()
-        # People type the words they see, without the emoji or the aside in brackets.
-        if typed and typed in (label, label.split(" ", 1)[-1].strip(), label_words(label)):
+        if typed in choice_words(c, turn.locale):
             return c
     return None
+
+
+def choice_words(choice: Choice, locale: str) -> set[str]:
+    """Everything a person may type for `choice`, lower-cased: its label as shown, without
+    its emoji and symbols, without the aside in brackets, and its synonyms."""
+    label = render_text(choice.label_key, locale, choice.label_params).lower()
+    words = {label, label_words(label)}
+    head, _, rest = label.partition(" ")
+    if not any(ch.isalnum() for ch in head):
+        # The label after its emoji, as typed with the label's own punctuation.
+        words.add(rest.strip())
+    words.update(word.lower() for word in synonyms(choice.label_key, locale))
+    return {word for word in words if word}
 
 
 # An explanation in brackets after a label's words (full-width or not).
@@ -173,11 +199,20 @@ class TextStep(Step):
         self.nav = nav
 
     async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        return question(self.prompt, {"max": self.max_len}, nonce, self.shortcuts, 2, nav=self.nav)
+        return question(
+            self.prompt,
+            {"max": self.max_len},
+            nonce,
+            self.shortcuts,
+            2,
+            nav=self.nav,
+            free_text=True,
+        )
 
     async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
         if self.shortcuts and self.on_choice is not None:
-            picked = matched_choice(turn, inbound, self.shortcuts, nonce_ok=True)
+            # A typed number is an answer here, not a shortcut: the question asks for words.
+            picked = matched_choice(turn, inbound, self.shortcuts, nonce_ok=True, by_number=False)
             if picked is not None:
                 return await self.on_choice(turn, data, picked.value)
         if inbound.kind != "text":
@@ -217,7 +252,7 @@ class ArgumentStep(Step):
         self.prompt = prompt
 
     async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
-        return Reply(self.prompt, {}, (NAV_ROW,))
+        return Reply(self.prompt, {}, (NAV_ROW,), free_text=True)
 
     async def answer(self, turn: Turn, data: dict[str, Any], inbound: Inbound) -> Outcome:
         if inbound.kind != "text" or not inbound.text.strip():

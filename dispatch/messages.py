@@ -76,11 +76,24 @@ class Reply:
     params: dict[str, Any] = field(default_factory=dict)
     buttons: tuple[tuple[Button, ...], ...] = ()  # rows of buttons
     media: tuple[str, ...] = ()
-    # Adapters keep a reply keyboard (location/contact) until a reply says otherwise.
+    # Adapters keep a reply keyboard (location/contact) until a reply says otherwise: the
+    # router sets this on the first reply after the person left the question that showed it.
     remove_keyboard: bool = False
+    # A question answered in words (a description, a summary, a code): a channel without
+    # buttons numbers none of its buttons, so a typed number stays text, and names back and
+    # cancel in words instead.
+    free_text: bool = False
+    # Explains the reply after it (why a question is asked again): a channel that can send
+    # only one message per answer puts the two together.
+    lead_in: bool = False
+
+    @property
+    def device_buttons(self) -> bool:
+        """It asks for something a phone sends by button (its location, its number)."""
+        return any(b.kind != "choice" for row in self.buttons for b in row)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "text_key": self.text_key,
             "params": self.params,
             "buttons": [
@@ -89,6 +102,10 @@ class Reply:
             ],
             "media": list(self.media),
         }
+        for flag in ("remove_keyboard", "free_text", "lead_in"):
+            if getattr(self, flag):
+                data[flag] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reply:
@@ -100,4 +117,7 @@ class Reply:
                 for row in data.get("buttons") or ()
             ),
             media=tuple(data.get("media") or ()),
+            remove_keyboard=bool(data.get("remove_keyboard")),
+            free_text=bool(data.get("free_text")),
+            lead_in=bool(data.get("lead_in")),
         )

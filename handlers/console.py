@@ -1,6 +1,8 @@
 """The console channel: the same dialogs in a terminal, with no token at all.
 
-Buttons are printed numbered; typing the number taps it. Notices for the user are printed
+Buttons are printed numbered; typing the number taps it (except under a question answered
+in words, where a number is the answer and back/cancel are said in words). Texts are the
+catalogue's words for channels where people type (`typed.`). Notices for the user are printed
 as they arrive, each with an id such as #n7, and `>n7 接单` replies to one. `/loc LAT,LON`,
 `/photo NAME` and `/contact PHONE` stand in for what a phone would send; `/loc PLACE` is the
 place typed, matched like any typed place.
@@ -18,6 +20,8 @@ from typing import TextIO
 
 from dialogs.base import Answer
 from dispatch.messages import Inbound, Location, Reply
+from dispatch.payloads import Nav
+from dispatch.payloads import parse as parse_payload
 from handlers.sender import Outgoing
 from locales import text as render
 
@@ -63,7 +67,16 @@ class ConsoleChannel:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
                 self.out.write(f"{prefix}[chart: {path}]\n")
-        self.out.write(prefix + render(reply.text_key, locale, reply.params) + "\n")
+        # A terminal has no buttons to tap: the words of a channel where people type.
+        self.out.write(prefix + render(reply.text_key, locale, reply.params, typed=True) + "\n")
+        if reply.free_text:
+            # A question answered in words numbers nothing: "1" typed there is the answer,
+            # not its back button; back and cancel are said in words.
+            self.buttons, self.kinds = [], []
+            if any(isinstance(parse_payload(b.payload), Nav) for row in reply.buttons for b in row):
+                self.out.write("  " + render("nav.in_words", locale) + "\n")
+            self.out.flush()
+            return
         labels = []
         payloads = []
         kinds: list[str] = []
@@ -72,7 +85,7 @@ class ConsoleChannel:
                 if button.kind in TYPED_INSTEAD:
                     label = render(TYPED_INSTEAD[button.kind][0], locale)
                 else:
-                    label = render(button.text_key, locale, button.params)
+                    label = render(button.text_key, locale, button.params, typed=True)
                 payloads.append(button.payload)
                 kinds.append(button.kind)
                 labels.append(f"[{len(payloads)}] {label}")

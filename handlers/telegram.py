@@ -35,7 +35,6 @@ from aiogram.types import (
 
 from dialogs.base import Answer
 from dispatch.messages import Inbound, Location, Reply
-from dispatch.payloads import Nav, parse
 from handlers.sender import (
     DeliveryBlocked,
     DeliveryFailed,
@@ -104,9 +103,11 @@ def inbound_from_callback(query: CallbackQuery) -> Inbound:
 def render_markup(reply: Reply, locale: str) -> Markup:
     if not reply.buttons:
         return ReplyKeyboardRemove() if reply.remove_keyboard else None
-    needs_keyboard = any(b.kind != "choice" for row in reply.buttons for b in row)
-    if needs_keyboard:
-        # A reply keyboard: choice buttons become plain words, which the dialog matches.
+    if reply.device_buttons:
+        # A location or contact request exists only on a reply keyboard, and a message
+        # carries one keyboard: every button goes on it as words, which come back as text.
+        # The dialog matches a choice's words, and the router takes "⬅️ 上一步" / "✖️ 取消"
+        # as back and cancel, so navigation stays on these steps too.
         rows = [
             [
                 KeyboardButton(
@@ -115,7 +116,6 @@ def render_markup(reply: Reply, locale: str) -> Markup:
                     request_contact=b.kind == "contact" or None,
                 )
                 for b in row
-                if not isinstance(parse(b.payload), Nav)
             ]
             for row in reply.buttons
         ]
@@ -186,6 +186,10 @@ class TelegramTransport:
         # Room is kept for the "sent again" marker, so that the parts come out the same on
         # every try, marked or not.
         texts = split_text(render(reply.text_key, locale, reply.params), MAX_TEXT - MARKER_ROOM)
+        # As for a direct reply: a keyboard to remove before inline buttons needs a message.
+        closing = reply.remove_keyboard and bool(reply.buttons)
+        if closing:
+            texts.insert(0, render("telegram.keyboard_closed", locale))
         total = len(pictures) + len(texts)
         marker = render("outbox.resent", locale) if progress.resent else None
         ref = ""
@@ -199,7 +203,11 @@ class TelegramTransport:
                     text = texts[index - len(pictures)]
                     if marker is not None:
                         text, marker = f"{marker}\n{text}", None
-                    markup = render_markup(reply, locale) if index == total - 1 else None
+                    markup: Markup = None
+                    if index == total - 1:
+                        markup = render_markup(reply, locale)
+                    elif closing and index == len(pictures):
+                        markup = ReplyKeyboardRemove()
                     message = await self.bot.send_message(chat_id, text, reply_markup=markup)
                 ref = str(message.message_id)
                 await progress.sent(index, ref, last=index == total - 1)
@@ -240,7 +248,23 @@ async def _send_part_by_part(bot: Bot, chat_id: int, reply: Reply, locale: str) 
 
     What is left: the images not sent yet, or the text from the part that failed on, with
     the buttons, so that a retry never repeats a part that arrived.
+
+    A reply that must remove the reply keyboard but carries inline buttons (a message holds
+    one markup) is preceded by a short message that removes it.
     """
+    if reply.remove_keyboard and reply.buttons:
+        try:
+            await bot.send_message(
+                chat_id,
+                render("telegram.keyboard_closed", locale),
+                reply_markup=ReplyKeyboardRemove(),
+            )
+        except (TelegramForbiddenError, TelegramBadRequest):
+            raise
+        except Exception as exc:
+            log.warning("direct reply to %s not sent (%r); queued", chat_id, exc)
+            return reply
+        reply = replace(reply, remove_keyboard=False)
     for i, item in enumerate(reply.media):
         if item.startswith("png:"):
             picture = BufferedInputFile(base64.b64decode(item[4:]), filename="daily-chart.png")

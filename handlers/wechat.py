@@ -9,9 +9,12 @@ WeChat's rules live here:
   goes out as customer-service messages through `send_later`.
 * A passive reply is one text message of at most 2048 bytes. Further replies, images and
   the rest of a long text go through `send_later`.
-* There are no buttons: choices are numbered lines (`numbered_choices`, shared with the
-  outbox transport) and the person types the number. A number always reaches the dialogs
-  as text, which is how a dialog step reads it ("1" picks its first choice). If the last
+* There are no buttons: texts are the catalogue's words for typing (`typed.`), choices are
+  numbered lines (`numbered_choices`, shared with the outbox transport) and the person types
+  the number. A question answered in words numbers nothing (a typed "1" is its answer) and
+  names back/cancel in words; why a question comes again goes in one message with it. A
+  number always reaches the dialogs as text, which is how a dialog step reads it ("1"
+  picks its first choice). If the last
   numbered list we sent this person meant, at that number, one of the buttons that work
   outside dialogs (menu, offer and case actions, follow-up ratings, back/cancel), it is
   sent as that button's payload instead, because the dialogs cannot tell what a bare "1"
@@ -461,17 +464,24 @@ class WeChatCallback:
         """The passive reply's text and what goes later, in the order written.
 
         Only the first reply can be passive, and only as text: if it carries an image,
-        everything goes later. A first reply over 2048 bytes is cut; the rest follows.
+        everything goes later. A reply that explains the next (why a question comes again)
+        goes with it, so that the passive reply holds the question and its numbers (an
+        account without customer-service messages sends nothing else). A first reply over
+        2048 bytes is cut; the rest follows.
         """
         replies = list(answer.replies)
         if not replies or replies[0].media:
             return None, replies
         text, _ = numbered_choices(replies[0], answer.locale)
+        used = 1
+        if replies[0].lead_in and len(replies) > 1 and not replies[1].media:
+            question, _ = numbered_choices(replies[1], answer.locale)
+            text, used = f"{text}\n{question}", 2
         parts = split_utf8(clean_text(text), MAX_PASSIVE_BYTES)
         if not parts:
-            return None, replies[1:]
+            return None, replies[used:]
         rest = [Reply("label.raw", {"text": part}) for part in parts[1:]]
-        return parts[0], rest + replies[1:]
+        return parts[0], rest + replies[used:]
 
     # -- numbered choices ---------------------------------------------------------------
 
@@ -480,7 +490,8 @@ class WeChatCallback:
         payloads: list[str] = []
         for reply in answer.replies:
             numbered = numbered_choices(reply, answer.locale)[1]
-            if numbered:
+            if numbered or reply.free_text:
+                # A question answered in words after a list: a number typed now is its answer.
                 payloads = numbered
         self.remember(openid, payloads)
 

@@ -16,6 +16,7 @@ import aiohttp
 
 from dispatch import outbox
 from dispatch.messages import Reply
+from dispatch.payloads import Nav, parse
 from handlers.sender import (
     DeliveryBlocked,
     DeliveryFailed,
@@ -52,13 +53,19 @@ TEMPLATE_REMARK_CHARS = 100
 
 
 def numbered_choices(reply: Reply, locale: str) -> tuple[str, list[str]]:
-    """The reply's text with its choice buttons as numbered lines, and the payloads in
-    that order (payloads[0] is what "1" means).
+    """The reply's text, in the words of a channel without buttons, with its choice buttons
+    as numbered lines, and the payloads in that order (payloads[0] is what "1" means).
 
     Location and contact buttons are left out: on WeChat the person sends a location from
-    the chat's "+" panel, or types the phone number.
+    the chat's "+" panel, or types the phone number. A question answered in words numbers
+    nothing, so that a typed "1" is an answer: its back and cancel are named in words (its
+    shortcuts are named in its own text).
     """
-    text = render(reply.text_key, locale, reply.params)
+    text = render(reply.text_key, locale, reply.params, typed=True)
+    if reply.free_text:
+        if any(isinstance(parse(b.payload), Nav) for row in reply.buttons for b in row):
+            text = f"{text}\n\n{render('nav.in_words', locale)}"
+        return text, []
     payloads: list[str] = []
     lines: list[str] = []
     for row in reply.buttons:
@@ -66,7 +73,8 @@ def numbered_choices(reply: Reply, locale: str) -> tuple[str, list[str]]:
             if button.kind != "choice":
                 continue
             payloads.append(button.payload)
-            lines.append(f"{len(payloads)}. {render(button.text_key, locale, button.params)}")
+            label = render(button.text_key, locale, button.params, typed=True)
+            lines.append(f"{len(payloads)}. {label}")
     if lines:
         hint = render("wechat.reply_with_number", locale, {"choices": "\n".join(lines)})
         text = f"{text}\n\n{hint}"

@@ -5,10 +5,8 @@ safe mode, against the stand-in WeChat API."""
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime, time
 
-from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,47 +15,10 @@ from dispatch.clock import FrozenClock
 from dispatch.people import create_invite
 from storage.models import Case
 from tests.conftest import AT_ANY_HOUR, GRID, VILLAGE_MEDIATION, ZONE
-from tests.fakes.wechat_messages import (
-    decrypt_reply,
-    encrypted_request,
-    parse_xml,
-    scan_xml,
-    text_xml,
-)
-from tests.wechat_harness import AES_KEY, APP_ID, TOKEN, official_account
+from tests.wechat_harness import Phone, official_account
 
 CITIZEN = "o_citizen_openid"
 MEDIATOR = "o_mediator_openid"
-
-
-class Phone:
-    """WeChat's servers posting one person's messages to /wechat, as the person types."""
-
-    ids = itertools.count(7_000_000_000)
-
-    def __init__(self, client: TestClient, services: Services, openid: str) -> None:
-        self.client = client
-        self.services = services
-        self.openid = openid
-
-    async def post(self, xml: str) -> str:
-        stamp = int(self.services.clock.now().timestamp())
-        nonce = f"n{next(self.ids)}"
-        query, body = encrypted_request(TOKEN, AES_KEY, APP_ID, xml, stamp, nonce)
-        response = await self.client.post("/wechat", params=query, data=body.encode())
-        assert response.status == 200, await response.text()
-        text = await response.text()
-        if text in ("", "success"):
-            return ""
-        return str(parse_xml(decrypt_reply(TOKEN, AES_KEY, APP_ID, text, query)).get("Content", ""))
-
-    async def says(self, words: str) -> str:
-        stamp = int(self.services.clock.now().timestamp())
-        return await self.post(text_xml(self.openid, words, next(self.ids), stamp))
-
-    async def scans(self, grid: str) -> str:
-        stamp = int(self.services.clock.now().timestamp()) + next(self.ids) % 1000
-        return await self.post(scan_xml(self.openid, grid, stamp))
 
 
 async def test_from_a_scanned_poster_to_a_closed_case_in_wechat(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -20,6 +21,13 @@ from bot.settings import Settings
 from bot.wechat_wiring import wechat_channel
 from dialogs.base import Services
 from tests.fakes.wechat_api import FakeWeChatAPI
+from tests.fakes.wechat_messages import (
+    decrypt_reply,
+    encrypted_request,
+    parse_xml,
+    scan_xml,
+    text_xml,
+)
 
 TOKEN = "pingan-wechat-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -58,3 +66,33 @@ async def official_account(
         finally:
             await client.close()
             await channel.api.close()
+
+
+class Phone:
+    """WeChat's servers posting one person's messages to /wechat, as the person types."""
+
+    ids = itertools.count(7_000_000_000)
+
+    def __init__(self, client: TestClient, services: Services, openid: str) -> None:
+        self.client = client
+        self.services = services
+        self.openid = openid
+
+    async def post(self, xml: str) -> str:
+        stamp = int(self.services.clock.now().timestamp())
+        nonce = f"n{next(self.ids)}"
+        query, body = encrypted_request(TOKEN, AES_KEY, APP_ID, xml, stamp, nonce)
+        response = await self.client.post("/wechat", params=query, data=body.encode())
+        assert response.status == 200, await response.text()
+        text = await response.text()
+        if text in ("", "success"):
+            return ""
+        return str(parse_xml(decrypt_reply(TOKEN, AES_KEY, APP_ID, text, query)).get("Content", ""))
+
+    async def says(self, words: str) -> str:
+        stamp = int(self.services.clock.now().timestamp())
+        return await self.post(text_xml(self.openid, words, next(self.ids), stamp))
+
+    async def scans(self, grid: str) -> str:
+        stamp = int(self.services.clock.now().timestamp()) + next(self.ids) % 1000
+        return await self.post(scan_xml(self.openid, grid, stamp))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from dialogs.base import Turn
 from dialogs.commands import Feature
 from dialogs.commands.staff import tasks
@@ -13,10 +15,10 @@ from dialogs.followup_dialog import FOLLOWUP
 from dialogs.menu import main_menu
 from dialogs.report_dialog import CITIZEN_REPORT, STAFF_REPORT, report_start_data
 from dialogs.roles import is_leader, is_staff
-from dialogs.steps import ArgumentStep, Dialog
+from dialogs.steps import ArgumentStep, Choice, Dialog, matched_choice
 from dispatch import cases
 from dispatch.messages import Button, t
-from dispatch.notifications import case_card, handler_buttons
+from dispatch.notifications import FOLLOWUP_RATINGS, case_card, handler_buttons
 from dispatch.payloads import FollowUp, Supervise
 from dispatch.people import InviteError, redeem_invite
 from storage.models import Case, DialogState, Region, Unit
@@ -228,6 +230,29 @@ async def back_command(turn: Turn, state: DialogState | None, argument: str) -> 
         turn.replies.append(main_menu(turn))
         return
     await back(turn, state)
+
+
+RATING_CHOICES = tuple(Choice(rating, f"rating.{rating}") for rating in FOLLOWUP_RATINGS)
+
+
+async def rating_by_words(turn: Turn) -> bool:
+    """A rating typed outside a dialog (满意, 还行, 不满意: a label's words or its synonyms)
+    answers the person's latest follow-up still asked, as its button would, on a channel
+    where the buttons are numbers or there are none. False when the words are no rating or
+    no follow-up waits for an answer."""
+    picked = matched_choice(turn, turn.inbound, RATING_CHOICES, nonce_ok=False, by_number=False)
+    if picked is None:
+        return False
+    case_id = await turn.session.scalar(
+        select(Case.id)
+        .where(Case.reporter_id == turn.person.id, Case.followup_state == "asked")
+        .order_by(Case.id.desc())
+        .limit(1)
+    )
+    if case_id is None:
+        return False
+    await on_followup(turn, None, FollowUp.of(case_id, picked.value))
+    return True
 
 
 @feature.button(FollowUp)
