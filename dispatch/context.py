@@ -44,6 +44,9 @@ class DailyChart:
     new_label: str
     resolved_label: str
     open_title: str
+    # Written across a panel with nothing to draw, so an empty panel reads as news, not a fault.
+    no_days_label: str = ""
+    no_open_label: str = ""
 
 
 class ChartRenderer(Protocol):

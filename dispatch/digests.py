@@ -135,6 +135,8 @@ async def _chart(ctx: Ctx, leader: Person, path: str, name: str, day: date) -> s
             new_label=render("chart.new", locale),
             resolved_label=render("chart.resolved", locale),
             open_title=render("chart.open_by_type", locale),
+            no_days_label=render("chart.no_days", locale),
+            no_open_label=render("chart.no_open", locale),
         ),
     )
     return "png:" + base64.b64encode(png).decode()

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from dispatch.context import DailyChart, DailyPoint
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
     from matplotlib.ft2font import FT2Font
@@ -50,6 +51,7 @@ NEW_COLOUR = "#e4572e"
 RESOLVED_COLOUR = "#2e9e5b"
 OPEN_COLOUR = "#3b6fb6"
 GRID_COLOUR = "#dddddd"
+EMPTY_COLOUR = "#777777"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,20 @@ BAR_WIDTH = 0.4  # each of a day's two bars, in day slots
 TYPE_HEIGHT = 0.6  # each type's bar, in rows
 
 
+def _say_empty(ax: Axes, words: str, font: FontProperties) -> None:
+    """Words across the middle of a panel that has nothing to draw."""
+    ax.text(
+        0.5,
+        0.5,
+        words,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontproperties=font,
+        color=EMPTY_COLOUR,
+    )
+
+
 def daily_figure(
     title: str,
     days: Sequence[DailyPoint],
@@ -132,6 +148,8 @@ def daily_figure(
     new_label: str,
     resolved_label: str,
     open_title: str,
+    no_days_label: str = "",
+    no_open_label: str = "",
 ) -> Figure:
     """The daily-report chart as a matplotlib Figure (drawn on an Agg canvas); see
     `render_daily_chart`."""
@@ -196,6 +214,8 @@ def daily_figure(
         ncols=2,
         borderaxespad=0.2,
     )
+    if no_days_label and top == 0:
+        _say_empty(left, no_days_label, normal)
     left.grid(axis="y", color=GRID_COLOUR, linewidth=0.8)
     left.set_axisbelow(True)
 
@@ -212,6 +232,8 @@ def daily_figure(
     right.set_xticks(xticks, [str(t) for t in xticks], fontproperties=small)
     right.set_xlim(0, xticks[-1] * 1.15)  # room for the count after the longest bar
     right.set_title(open_title, fontproperties=normal)
+    if no_open_label and not any(counts):
+        _say_empty(right, no_open_label, normal)
     right.grid(axis="x", color=GRID_COLOUR, linewidth=0.8)
     right.set_axisbelow(True)
 
@@ -228,6 +250,8 @@ def render_daily_chart(
     new_label: str,
     resolved_label: str,
     open_title: str,
+    no_days_label: str = "",
+    no_open_label: str = "",
 ) -> bytes:
     """The daily-report chart as PNG bytes (1200 x 700 px).
 
@@ -243,6 +267,8 @@ def render_daily_chart(
         new_label=new_label,
         resolved_label=resolved_label,
         open_title=open_title,
+        no_days_label=no_days_label,
+        no_open_label=no_open_label,
     )
     out = io.BytesIO()
     # No "Software" text chunk (it names the matplotlib version): same input, same bytes.
@@ -261,4 +287,6 @@ class MatplotlibCharts:
             new_label=chart.new_label,
             resolved_label=chart.resolved_label,
             open_title=chart.open_title,
+            no_days_label=chart.no_days_label,
+            no_open_label=chart.no_open_label,
         )

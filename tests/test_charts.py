@@ -165,6 +165,33 @@ def test_empty_data_renders(days: list[DailyPoint], open_by_type: list[tuple[str
     assert image.size == (1200, 700)
 
 
+def _panel_words(days: list[DailyPoint], open_by_type: list[tuple[str, int]]) -> list[set[str]]:
+    words = catalog(DEFAULT)
+    fig = daily_figure(
+        "t",
+        days,
+        open_by_type,
+        new_label="n",
+        resolved_label="r",
+        open_title="o",
+        no_days_label=words["chart.no_days"],
+        no_open_label=words["chart.no_open"],
+    )
+    return [{text.get_text() for text in ax.texts} for ax in fig.axes]
+
+
+def test_a_panel_with_nothing_to_draw_says_so_in_words() -> None:
+    words = catalog(DEFAULT)
+    quiet = [DailyPoint(date(2026, 11, 16) + timedelta(days=i), 0, 0) for i in range(14)]
+    days_panel, open_panel = _panel_words(quiet, [])
+    assert days_panel == {words["chart.no_days"]}
+    assert open_panel == {words["chart.no_open"]}
+    # A zero count is nothing to draw either; one case anywhere is a bar, and no words.
+    assert words["chart.no_open"] in _panel_words(quiet, [("邻里纠纷", 0)])[1]
+    days_panel, open_panel = _panel_words(_days(), [("邻里纠纷", 1)])
+    assert days_panel == set() and open_panel == set()
+
+
 def test_does_not_touch_pyplot() -> None:
     script = (
         "import sys\n"
