@@ -171,13 +171,17 @@ def test_arbitrary_strings_never_raise(classifier: Classifier) -> None:
         assert result.risk in RISKS
 
 
-def test_to_dict_has_the_four_keys(classifier: Classifier) -> None:
+def test_to_dict_has_kind_and_candidates(classifier: Classifier) -> None:
     result = classifier.classify("楼上天天半夜跳来跳去，吵得睡不着")
     data = result.to_dict()
-    assert set(data) == {"category", "confidence", "risk", "cues"}
-    assert data["category"] == result.category
+    assert set(data) == {"category", "kind", "confidence", "risk", "cues", "candidates"}
+    assert data["category"] == result.category == "neighbor"
+    assert data["kind"] == "dispute"
     assert data["confidence"] == round(result.confidence, 3)
     assert data["cues"] == list(result.cues)
+    candidates = data["candidates"]
+    assert isinstance(candidates, list) and 1 <= len(candidates) <= 3
+    assert candidates[0] == {"category": "neighbor", "score": round(result.confidence, 3)}
 
 
 def test_classification_is_immutable(classifier: Classifier) -> None:
