@@ -477,7 +477,9 @@ class Classifier:
         kind, kind_slot = DISPUTE, -1
         kind_scores = [(scores[_KIND_SLOT[k]], k) for k in NON_DISPUTES]
         top_kind_score, top_kind = max(kind_scores, key=lambda pair: pair[0])
-        if top_kind_score >= self._kind_min and top_kind_score >= best_dispute:
+        # A kind that reached kind_min but lost to a dispute type keeps "other" on the list.
+        near_kind = top_kind_score >= self._kind_min
+        if near_kind and top_kind_score >= best_dispute:
             kind, kind_slot = top_kind, _KIND_SLOT[top_kind]
         if kind == EMERGENCY:
             risk_level = MAJOR
@@ -485,13 +487,17 @@ class Classifier:
         # "other" stands for "none of the listed types" too: it scores at least the smoothing,
         # so a single weak word is never certain, and as much as a non-dispute kind.
         other_score = max(categories[_OTHER], self._smoothing)
-        if kind != DISPUTE:
-            other_score = max(other_score, scores[kind_slot])
+        if near_kind:
+            other_score = max(other_score, top_kind_score)
         elif best_dispute < self._min_score:
             other_score = max(other_score, best_dispute + 1e-9)
         contenders = {i: s for i, s in enumerate(categories) if s > 0 and i != _OTHER}
         contenders[_OTHER] = other_score
-        ranked = sorted(contenders.items(), key=lambda item: (-item[1], item[0]))
+        # Ties go to vocabulary order, except that a non-dispute kind's "other" wins its tie.
+        ranked = sorted(
+            contenders.items(),
+            key=lambda item: (-item[1], not (kind != DISPUTE and item[0] == _OTHER), item[0]),
+        )
         peak = ranked[0][1]
         weights = [math.exp((score - peak) / self._temperature) for _, score in ranked]
         total = sum(weights)
@@ -500,7 +506,7 @@ class Classifier:
         shown = [
             (CATEGORIES[i], weight / total)
             for (i, _), weight in zip(ranked, weights, strict=True)
-            if i != _OTHER or i == ranked[0][0] or categories[_OTHER] > 0 or kind != DISPUTE
+            if i != _OTHER or i == ranked[0][0] or categories[_OTHER] > 0 or near_kind
         ]
         candidates = tuple(shown[:TOP])
         best, confidence = ranked[0][0], weights[0] / total
@@ -615,13 +621,14 @@ class Classifier:
         return scores, cues, level, tuple(dict.fromkeys(major + significant))
 
     def _unless_not_about(self, text: str, token: str, hits: _Hits) -> _Hits:
-        """The naming hits of a token, dropped when every mention of it is "not about" it."""
+        """The hits of a token, none when every mention of it is "not about" it (a word the
+        person rules out neither names a type nor counts against one)."""
         at = text.find(token)
         while at != -1:
             if not self._is_not_about(text, at, at + len(token)):
                 return hits
             at = text.find(token, at + 1)
-        return tuple(hit for hit in hits if hit.setting or hit.weight < 0)
+        return ()
 
     def _is_not_about(self, text: str, start: int, end: int) -> bool:
         return any(text.endswith(word, 0, start) for word in self._not_about) or any(
