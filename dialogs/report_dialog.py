@@ -30,8 +30,8 @@ from dialogs.steps import (
     question,
 )
 from dispatch import cases
-from dispatch.classify import DISPUTE, NON_DISPUTES, OTHER, SERVICE
 from dispatch.cases import ReportDraft, max_risk
+from dispatch.classify import DISPUTE, NON_DISPUTES, OTHER, SERVICE
 from dispatch.limits import reports_filed
 from dispatch.messages import Inbound, Reply, t
 from dispatch.org import children
