@@ -19,6 +19,7 @@ from dispatch.classify import Classification, Classifier
 from dispatch.vocab import CATEGORIES, RISKS
 
 DEVSET = Path(__file__).resolve().parent / "data" / "classifier_devset.tsv"
+TUNING = Path(__file__).resolve().parent / "data" / "classifier_tuning.tsv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +135,10 @@ def render(evaluation: Evaluation, top_confusions: int = 10) -> str:
 
 
 def main() -> None:
-    print(render(evaluate(Classifier.load(), load_devset())))
+    classifier = Classifier.load()
+    print(render(evaluate(classifier, load_devset())))
+    print("\n## Tuning set (classifier_tuning.tsv)\n")
+    print(render(evaluate(classifier, load_devset(TUNING))))
 
 
 if __name__ == "__main__":
