@@ -19,9 +19,10 @@ file; this module holds no vocabulary.
 * **risk cues** are substrings too, ignored when a negation directly precedes them, plus a
   head-count rule (pattern and numerals in the rules file) with thresholds.
 
-A **kind** other than ``dispute`` wins when its best score reaches ``kind_min`` and is at least
-the best dispute score; the category is then ``other`` (the centre's dispatcher), and an
-emergency is rated major.
+A **kind** other than ``dispute`` wins when its score reaches ``kind_min`` and at least
+``kind_over`` times the best dispute score (a legal question about a dispute stays a dispute;
+an emergency wins even among dispute words); the category is then ``other`` (the centre's
+dispatcher), and an emergency is rated major.
 
 **Confidence** is calibrated: category scores (``other`` scoring at least ``other_floor``, or its
 kind's score) go through a softmax with ``temperature``; both were fitted so that the reported
@@ -310,6 +311,14 @@ class _KindCues(DataModel):
     emergency: Annotated[_CategoryCues, BeforeValidator(_none_is_empty)] = _CategoryCues()
 
 
+class _KindOver(DataModel):
+    """How many times the best dispute score a kind must reach to win."""
+
+    service: Number = 1.0
+    consultation: Number = 1.0
+    emergency: Number = 1.0
+
+
 class ClassifierRules(DataModel):
     """The rules file (``dispatch/data/classifier.yaml``), validated; compiled by
     :class:`Classifier`."""
@@ -320,6 +329,7 @@ class ClassifierRules(DataModel):
     temperature: Annotated[Positive, BeforeValidator(_none_is_default)] = 1.0
     setting_cap: Number = 2.0
     kind_min: Number = 4.0
+    kind_over: Annotated[_KindOver, BeforeValidator(_none_is_default)] = _KindOver()
     group_size: Annotated[_GroupSize, BeforeValidator(_none_is_default)] = _GroupSize()
     negations: Strings = ()
     not_about: Strings = ()
@@ -397,6 +407,7 @@ class Classifier:
         self._temperature = rules.temperature
         self._setting_cap = rules.setting_cap
         self._kind_min = rules.kind_min
+        self._kind_over = {kind: getattr(rules.kind_over, kind) for kind in NON_DISPUTES}
         self._group_significant = rules.group_size.significant
         self._group_major = rules.group_size.major
         group = rules.group_size
@@ -474,12 +485,20 @@ class Classifier:
 
         categories = scores[: len(CATEGORIES)]
         best_dispute = max(categories)
+        # kind_over is measured against the named dispute types; "other" (scams, benefits,
+        # papers) only has to be matched, as it is where every non-dispute goes anyway.
+        named = max(score for i, score in enumerate(categories) if i != _OTHER)
         kind, kind_slot = DISPUTE, -1
-        kind_scores = [(scores[_KIND_SLOT[k]], k) for k in NON_DISPUTES]
-        top_kind_score, top_kind = max(kind_scores, key=lambda pair: pair[0])
+
+        # The kind that most outscores the disputes by its own measure (kind_over).
+        def bar(kind: str) -> float:
+            return max(self._kind_over[kind] * named, categories[_OTHER])
+
+        top_kind = max(NON_DISPUTES, key=lambda k: scores[_KIND_SLOT[k]] - bar(k))
+        top_kind_score = scores[_KIND_SLOT[top_kind]]
         # A kind that reached kind_min but lost to a dispute type keeps "other" on the list.
         near_kind = top_kind_score >= self._kind_min
-        if near_kind and top_kind_score >= best_dispute:
+        if near_kind and top_kind_score >= bar(top_kind):
             kind, kind_slot = top_kind, _KIND_SLOT[top_kind]
         if kind == EMERGENCY:
             risk_level = MAJOR
@@ -487,8 +506,12 @@ class Classifier:
         # "other" stands for "none of the listed types" too: it scores at least the smoothing,
         # so a single weak word is never certain, and as much as a non-dispute kind.
         other_score = max(categories[_OTHER], self._smoothing)
-        if near_kind:
-            other_score = max(other_score, top_kind_score)
+        if kind != DISPUTE:
+            # What is not a dispute is "other", whatever the dispute types scored.
+            other_score = max(other_score, top_kind_score, best_dispute)
+        elif near_kind:
+            # A kind that lost to a named type by kind_over stays behind it on the list.
+            other_score = max(other_score, min(top_kind_score, named * (1 - 1e-6)))
         elif best_dispute < self._min_score:
             other_score = max(other_score, best_dispute + 1e-9)
         contenders = {i: s for i, s in enumerate(categories) if s > 0 and i != _OTHER}
