@@ -407,7 +407,9 @@ class Classifier:
         self._temperature = rules.temperature
         self._setting_cap = rules.setting_cap
         self._kind_min = rules.kind_min
-        self._kind_over = {kind: getattr(rules.kind_over, kind) for kind in NON_DISPUTES}
+        self._kind_over: dict[str, float] = {
+            kind: getattr(rules.kind_over, kind) for kind in NON_DISPUTES
+        }
         self._group_significant = rules.group_size.significant
         self._group_major = rules.group_size.major
         group = rules.group_size
