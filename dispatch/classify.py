@@ -489,18 +489,19 @@ class Classifier:
         best_dispute = max(categories)
         # kind_over is measured against the named dispute types; "other" (scams, benefits,
         # papers) only has to be matched, as it is where every non-dispute goes anyway.
-        named = max(score for i, score in enumerate(categories) if i != _OTHER)
+        named = max(categories[:_OTHER] + categories[_OTHER + 1 :])
         kind, kind_slot = DISPUTE, -1
 
         # The kind that most outscores the disputes by its own measure (kind_over).
-        def bar(kind: str) -> float:
-            return max(self._kind_over[kind] * named, categories[_OTHER])
-
-        top_kind = max(NON_DISPUTES, key=lambda k: scores[_KIND_SLOT[k]] - bar(k))
-        top_kind_score = scores[_KIND_SLOT[top_kind]]
+        top_kind, top_kind_score, top_bar, lead = SERVICE, 0.0, 0.0, -math.inf
+        for candidate in NON_DISPUTES:
+            score = scores[_KIND_SLOT[candidate]]
+            bar = max(self._kind_over[candidate] * named, categories[_OTHER])
+            if score - bar > lead:
+                top_kind, top_kind_score, top_bar, lead = candidate, score, bar, score - bar
         # A kind that reached kind_min but lost to a dispute type keeps "other" on the list.
         near_kind = top_kind_score >= self._kind_min
-        if near_kind and top_kind_score >= bar(top_kind):
+        if near_kind and top_kind_score >= top_bar:
             kind, kind_slot = top_kind, _KIND_SLOT[top_kind]
         if kind == EMERGENCY:
             risk_level = MAJOR
@@ -656,8 +657,8 @@ class Classifier:
         return ()
 
     def _is_not_about(self, text: str, start: int, end: int) -> bool:
-        return any(text.endswith(word, 0, start) for word in self._not_about) or any(
-            text.startswith(word, end) for word in self._not_about_after
+        return text.endswith(self._not_about, 0, start) or text.startswith(
+            self._not_about_after, end
         )
 
     def _number(self, numeral: str) -> float:
@@ -683,4 +684,4 @@ class Classifier:
             return []
 
     def _negated(self, text: str, start: int) -> bool:
-        return any(text.endswith(negation, 0, start) for negation in self._negations)
+        return text.endswith(self._negations, 0, start)
