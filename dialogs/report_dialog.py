@@ -5,7 +5,7 @@ guesses, or "none of these" → pick_category) or not_dispute (a service request
 or emergency: where it belongs, or go on) → location → region → people_count → danger →
 photos → contact → confirm.
 Staff (every role but citizen; reports by anyone but department staff count as a grid
-worker's): describe → confirm_category → region (skipped when their profile names a grid)
+worker's): describe → its type as for citizens → region (skipped when their profile names a grid)
 → parties → people_count → danger → on_spot (→ on_spot_summary when resolved there) →
 photos → confirm.
 A chat begun from a grid's QR code (/start g_<grid>) skips location and region.

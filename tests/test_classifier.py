@@ -401,3 +401,30 @@ def test_tuning_set_accuracy_and_calibration(classifier: Classifier) -> None:
     claimed = sum(r.confidence for _, r in confident) / len(confident)
     right = sum(r.category == row["category"] for row, r in confident) / len(confident)
     assert right >= claimed - 0.05, (right, claimed)
+
+
+def test_the_head_count_rule_is_read_from_the_rules(tmp_path: Path) -> None:
+    rules = {
+        "group_size": {
+            "significant": 10,
+            "major": 20,
+            "pattern": "([0-9]+|[一二十]+)(?:个)?(人|户)",
+            "digits": {"一": 1, "二": 2},
+            "units": {"十": 10},
+        },
+    }
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    classifier = Classifier.load(path, segmenter=SpaceSegmenter())
+    assert classifier.classify("来了十二个人").risk == "significant"
+    assert classifier.classify("二十户").risk == "major"
+    assert classifier.classify("12人").risk == "significant"
+    assert classifier.classify("二人").risk == "general"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"), [("[0-9", "not a regular expression"), ("[0-9]+人", "needs a group")]
+)
+def test_a_broken_head_count_pattern_is_refused(pattern: str, message: str) -> None:
+    with pytest.raises(ValueError, match=rf"group_size\.pattern: .*{message}"):
+        Classifier({"group_size": {"pattern": pattern}}, SpaceSegmenter())
