@@ -24,11 +24,11 @@ A **kind** other than ``dispute`` wins when its score reaches ``kind_min`` and a
 an emergency wins even among dispute words); the category is then ``other`` (the centre's
 dispatcher), and an emergency is rated major.
 
-**Confidence** is calibrated: category scores (``other`` scoring at least ``other_floor``, or its
-kind's score) go through a softmax with ``temperature``; both were fitted so that the reported
-probability of the top guess roughly matches how often it is right on the tuning sets. The
-three best are the :attr:`Classification.candidates`. A verdict is ``confident`` when its
-probability reaches ``threshold``.
+**Confidence** is calibrated: category scores (``other`` scoring at least ``smoothing``, or its
+kind's score) go through a softmax with ``temperature``, fitted so that the reported probability
+of the top guess roughly matched how often it was right on tuning reports scored before the rules
+were fitted to them. The three best are the :attr:`Classification.candidates`. A verdict is
+``confident`` when its probability reaches ``threshold``.
 
 ``classify`` never raises for any ``str`` input; a failing custom segmenter is logged and the
 classifier carries on with phrase matches only.
