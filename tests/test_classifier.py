@@ -257,10 +257,11 @@ def test_jieba_segmenter_leaves_global_jieba_alone(segmenter: JiebaSegmenter) ->
 def test_every_keyword_survives_segmentation(segmenter: JiebaSegmenter) -> None:
     """A keyword jieba never cuts out as a word can never match: add it to userdict.txt."""
     rules = yaml.safe_load(DEFAULT_RULES.read_text(encoding="utf-8"))
+    sections = {**rules["categories"], **rules["kinds"]}
     dead = [
         f"{code}:{word}"
-        for code, section in rules["categories"].items()
-        for kind in ("keywords", "negative")
+        for code, section in sections.items()
+        for kind in ("keywords", "negative", "setting")
         for word in (section.get(kind) or {})
         if str(word).lower() not in segmenter.cut(str(word).lower())
     ]
