@@ -197,6 +197,18 @@ def _normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
+def _whole_number(text: str, number: str) -> bool:
+    """Whether a number keyword (a hotline such as 12345) stands alone somewhere in the text,
+    not inside a longer run of digits such as a phone or identity number."""
+    at = text.find(number)
+    while at != -1:
+        end = at + len(number)
+        if not (at and text[at - 1].isdigit()) and not (end < len(text) and text[end].isdigit()):
+            return True
+        at = text.find(number, at + 1)
+    return False
+
+
 def _none_is_default(value: object) -> object:
     """An empty key (``risk:`` with nothing after it) means its default."""
     if value is None:
@@ -593,7 +605,7 @@ class Classifier:
         for token in self._cut(text):
             if token not in matched_tokens:
                 hits = self._tokens.get(token)
-                if hits is not None:
+                if hits is not None and (not token.isdigit() or _whole_number(text, token)):
                     matched_tokens[token] = hits
         for token, hits in matched_tokens.items():
             covered = {

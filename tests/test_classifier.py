@@ -429,3 +429,11 @@ def test_the_head_count_rule_is_read_from_the_rules(tmp_path: Path) -> None:
 def test_a_broken_head_count_pattern_is_refused(pattern: str, message: str) -> None:
     with pytest.raises(ValueError, match=rf"group_size\.pattern: .*{message}"):
         Classifier({"group_size": {"pattern": pattern}}, SpaceSegmenter())
+
+
+def test_hotline_numbers_inside_phone_or_id_numbers_do_not_count(classifier: Classifier) -> None:
+    text = "隔壁邻居装修天天吵到半夜，我电话13912345678，身份证53280119900101123X"
+    result = classifier.classify(text)
+    assert (result.kind, result.category) == ("dispute", "neighbor")
+    assert not {"12345", "119", "110"} & set(result.cues)
+    assert classifier.classify("小孩掉河里了，快打110").kind == "emergency"
