@@ -1,11 +1,13 @@
 """Reporting a dispute: the citizen's guided dialog and the shorter one for staff.
 
-Citizen: describe → confirm_category (or pick_category) → location (→ confirm_place when a
-typed place names one or two of the organisation's places) → region (unless confirmed) →
-people_count → danger → photos → contact → confirm.
+Citizen: describe → confirm_category (a confident guess) or likely_category (two or three
+guesses, or "none of these" → pick_category) or not_dispute (a service request, consultation
+or emergency: where it belongs, or go on) → location (→ confirm_place when a typed place names
+one or two of the organisation's places) → region (unless confirmed) → people_count → danger →
+photos → contact → confirm.
 Staff (every role but citizen; reports by anyone but department staff count as a grid
-worker's): describe → confirm_category → region (skipped when their profile names a grid; a
-name typed there → confirm_place) → parties → people_count → danger → on_spot
+worker's): describe → its type as for citizens → region (skipped when their profile names a
+grid; a name typed there → confirm_place) → parties → people_count → danger → on_spot
 (→ on_spot_summary when resolved there) → photos → confirm.
 A chat begun from a grid's QR code (/start g_<grid>) skips location and region.
 """
@@ -30,6 +32,7 @@ from dialogs.steps import (
 )
 from dispatch import cases
 from dispatch.cases import ReportDraft, max_risk
+from dispatch.classify import DISPUTE, NON_DISPUTES, OTHER, SERVICE
 from dispatch.limits import reports_filed
 from dispatch.messages import Inbound, Reply, t
 from dispatch.org import children
@@ -46,6 +49,8 @@ DANGER_RISK = {"none": "general", "possible": "significant", "urgent": "major"}
 # Mainland mobiles, and landlines with an area code (0691-2123456).
 PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 STAFF_REPORTERS = ("grid_worker", "dept_staff")
+# An unsure verdict offers the candidates at least this likely (two or three of them).
+LIKELY_SCORE = 0.05
 
 
 def _after(data: dict[str, Any], step: str) -> str:
@@ -77,15 +82,52 @@ async def _described(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
         confidence=result.confidence,
         risk=result.risk,
         cues=list(result.cues),
+        kind=result.kind,
     )
     data.pop("_editing", None)  # a new description is classified again: confirm its type
-    return "confirm_category" if result.confident else "pick_category"
+    if result.kind != DISPUTE:
+        return "not_dispute"
+    if result.confident:
+        return "confirm_category"
+    likely = [code for code, score in result.candidates if score >= LIKELY_SCORE]
+    if len(likely) >= 2:
+        data["_likely"] = likely
+        return "likely_category"
+    return "pick_category"
 
 
 describe = TextStep("describe", "report.ask_describe", _described, min_len=4, max_len=1000)
 
 
-# confirm_category / pick_category --------------------------------------------------------
+# not_dispute / confirm_category / likely_category / pick_category ---------------------------
+
+
+class NotADisputeStep(ChoiceStep):
+    """A service request, a consultation or an emergency: say where it belongs (110/120/119
+    first), and let the person report it anyway so nothing is lost; cancel ends here."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "not_dispute",
+            "report.not_dispute_service",
+            [Choice("go_on", "button.report_anyway")],
+            self._go_on,
+            per_row=1,
+        )
+
+    async def ask(self, turn: Turn, data: dict[str, Any], nonce: int) -> Reply:
+        kind = data.get("kind", SERVICE)
+        prompt = f"report.not_dispute_{kind if kind in NON_DISPUTES else SERVICE}"
+        return question(prompt, {}, nonce, await self.choices(turn, data), self.per_row)
+
+    @staticmethod
+    async def _go_on(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
+        # The centre's dispatcher takes it as "other"; an emergency keeps its major risk.
+        data["category"] = OTHER
+        return _after(data, _place_step(data))
+
+
+not_dispute = NotADisputeStep()
 
 
 async def _category_params(turn: Turn, data: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +146,22 @@ confirm_category = ChoiceStep(
     [Choice("yes", "button.yes_right"), Choice("no", "button.no_pick")],
     _category_confirmed,
     params=_category_params,
+)
+
+
+async def _likely_choices(turn: Turn, data: dict[str, Any]) -> list[Choice]:
+    likely = [c for c in data.get("_likely", []) if c in CATEGORIES][:3]
+    return [Choice(c, f"cat.{c}") for c in likely] + [Choice("none", "button.none_of_these")]
+
+
+async def _likely_picked(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
+    if value == "none":
+        return "pick_category"
+    return await _category_picked(turn, data, value)
+
+
+likely_category = ChoiceStep(
+    "likely_category", "report.ask_likely_category", _likely_choices, _likely_picked, per_row=1
 )
 
 
@@ -683,7 +741,9 @@ CITIZEN_REPORT = Dialog.of(
     "report",
     [
         describe,
+        not_dispute,
         confirm_category,
+        likely_category,
         pick_category,
         LocationStep(),
         ConfirmPlaceStep(),
@@ -701,7 +761,9 @@ STAFF_REPORT = Dialog.of(
     "staff_report",
     [
         describe,
+        not_dispute,
         confirm_category,
+        likely_category,
         pick_category,
         RegionStep(),
         ConfirmPlaceStep(),

@@ -1,20 +1,34 @@
-"""Rule-based dispute classifier: guess the category and risk level of a free-text report.
+"""Rule-based dispute classifier: guess the kind, category and risk of a free-text report.
 
-Reports arrive as chat messages typed on a phone ("隔壁装修天天吵", "包工头跑了，工钱没给").
-The classifier scores every category in :data:`dispatch.vocab.CATEGORIES` from weighted cues in
-``dispatch/data/classifier.yaml`` and separately rates the risk (:data:`dispatch.vocab.RISKS`):
+Reports arrive as chat messages typed on a phone. The classifier scores every category in
+:data:`dispatch.vocab.CATEGORIES` and every non-dispute kind (a city-service request, a
+consultation, an emergency) from weighted cues in ``dispatch/data/classifier.yaml``, and
+separately rates the risk (:data:`dispatch.vocab.RISKS`). Every word and weight lives in that
+file; this module holds no vocabulary.
 
-* **keywords** are matched against the tokens produced by a :class:`Segmenter` (jieba by default),
-  so "房子" inside "安置房子" is only counted if the segmenter cuts it out as a word;
-* **phrases** are matched as substrings of the normalised raw text ("工资不给", "占了我家的地");
-  a phrase may carry a negative weight;
+* **keywords** are matched against the tokens produced by a :class:`Segmenter` (jieba by
+  default), so a keyword only counts where the segmenter cuts it out as a word;
+* **phrases** are matched as substrings of the normalised raw text and may weigh negatively;
 * **negative** words subtract from a category when they occur as tokens;
-* **risk cues** are substrings too, ignored when a negation ("没有", "不", "未" …) directly precedes
-  them, plus a head-count rule ("二十余名农民工", "几十个人") with thresholds from the rules file.
+* **setting** words say where or among whom something happens (a housing estate, a building
+  site, a husband). They are not evidence of the dispute type: together they add at most
+  ``setting_cap`` to a category, so they break ties and shift close calls but never outvote a
+  word that names the dispute;
+* a naming cue right after a "not about" word (``not_about``) or right before a "has nothing to
+  do with" phrase (``not_about_after``) does not count;
+* **risk cues** are substrings too, ignored when a negation directly precedes them, plus a
+  head-count rule (pattern and numerals in the rules file) with thresholds.
 
-Confidence is ``best / (best + runner_up + smoothing)``; the result is ``confident`` when that
-reaches ``threshold`` and the best score reaches ``min_score``. A best score under ``min_score``
-falls back to ``other`` with confidence 0 so the dialog asks the user to pick the type.
+A **kind** other than ``dispute`` wins when its score reaches ``kind_min`` and at least
+``kind_over`` times the best dispute score (a legal question about a dispute stays a dispute;
+an emergency wins even among dispute words); the category is then ``other`` (the centre's
+dispatcher), and an emergency is rated major.
+
+**Confidence** is calibrated: category scores (``other`` scoring at least ``smoothing``, or its
+kind's score) go through a softmax with ``temperature``, fitted so that the reported probability
+of the top guess roughly matched how often it was right on tuning reports scored before the rules
+were fitted to them. The three best are the :attr:`Classification.candidates`. A verdict is
+``confident`` when its probability reaches ``threshold``.
 
 ``classify`` never raises for any ``str`` input; a failing custom segmenter is logged and the
 classifier carries on with phrase matches only.
@@ -24,6 +38,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -61,29 +76,20 @@ GENERAL, SIGNIFICANT, MAJOR = RISKS
 # At most this many category cues are reported (risk cues are always all reported).
 MAX_CATEGORY_CUES: Final = 6
 
-# Head counts written in Chinese or Arabic numerals followed by a word for people or households:
-# "十几个人", "二十余名农民工", "三十多户", "几十个亲戚", "一百多人", "20多名工人" (but not
-# "两千人民币"). Arabic numbers are capped at six digits, so int() never sees a huge string.
-_GROUP_RE: Final = re.compile(
-    r"([0-9]{1,6}|[一二两三四五六七八九十百千几]+)"
-    r"(?:多|余|来)?"
-    r"(?:个|名|位|口|家)?"
-    r"(人(?!民)|户|村民|农民工|工人|员工|职工|亲戚|业主|股东|会员|家长|老乡|群众|家属|胶农|茶农|社员)"
-)
-_CN_DIGITS: Final = {
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-    "几": 5,  # "几" is a small unknown number: 十几 ≈ 15, 几十 ≈ 50
-}
-_CN_UNITS: Final = {"十": 10, "百": 100, "千": 1000}
+# The kinds of report: a dispute, or one of the requests that are not disputes and go to the
+# centre's dispatcher as category "other" (a city-service request, a consultation, an
+# emergency for 110/120/119).
+DISPUTE: Final = "dispute"
+SERVICE, CONSULTATION, EMERGENCY = NON_DISPUTES = ("service", "consultation", "emergency")
+KINDS: Final = (DISPUTE, *NON_DISPUTES)
+
+# How many ranked candidates a verdict carries (the dialog offers two or three).
+TOP: Final = 3
+
+# Score slots: one per category, then one per non-dispute kind.
+_KIND_SLOT: Final = {kind: len(CATEGORIES) + i for i, kind in enumerate(NON_DISPUTES)}
+_SLOTS: Final = len(CATEGORIES) + len(NON_DISPUTES)
+_OTHER: Final = CATEGORIES.index(OTHER)
 
 
 class Segmenter(Protocol):
@@ -119,8 +125,8 @@ class JiebaSegmenter:
         self._tokenizer.initialized = True
 
     def cut(self, text: str) -> list[str]:
-        # Search mode also yields the dictionary words inside a compound ("月工资" gives "工资"
-        # too, "县医院" gives "医院"), so keywords are not lost to coarse segmentation. HMM off:
+        # Search mode also yields the dictionary words inside a compound (a word for "monthly
+        # wage" gives "wage" too), so keywords are not lost to coarse segmentation. HMM off:
         # unknown stretches fall apart into characters, which is all keyword matching needs.
         words: list[str] = self._tokenizer.lcut_for_search(text, HMM=False)
         return words
@@ -130,28 +136,51 @@ class JiebaSegmenter:
 class Classification:
     """The classifier's verdict on one report."""
 
-    category: str  # one of vocab.CATEGORIES
-    confidence: float  # 0..1
+    category: str  # one of vocab.CATEGORIES; "other" for every kind but a dispute
+    confidence: float  # 0..1, calibrated: roughly how often a verdict this sure is right
     risk: str  # one of vocab.RISKS
     cues: tuple[str, ...]  # words that decided the category, then the risk
     risk_cues: tuple[str, ...]  # just the ones that raised the risk
-    confident: bool  # False: the dialog asks the user to pick the type
+    confident: bool  # False: the dialog offers the best candidates instead of one guess
+    kind: str = DISPUTE  # one of KINDS
+    # Up to three (category, probability) pairs, best first; the first is `category` (with
+    # probability 0 when nothing in the text matched at all).
+    candidates: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
             "category": self.category,
+            "kind": self.kind,
             "confidence": round(self.confidence, 3),
             "risk": self.risk,
             "cues": list(self.cues),
+            "candidates": [
+                {"category": code, "score": round(score, 3)} for code, score in self.candidates
+            ],
         }
 
 
 _EMPTY: Final = Classification(
-    category=OTHER, confidence=0.0, risk=GENERAL, cues=(), risk_cues=(), confident=False
+    category=OTHER,
+    confidence=0.0,
+    risk=GENERAL,
+    cues=(),
+    risk_cues=(),
+    confident=False,
+    candidates=((OTHER, 0.0),),
 )
 
-# (category index, weight) pairs a matched word contributes.
-_Hits = tuple[tuple[int, float], ...]
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """What a matched word contributes to one score slot."""
+
+    slot: int
+    weight: float
+    setting: bool  # a setting cue: capped per slot, never a naming cue
+
+
+_Hits = tuple[_Hit, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,20 +197,16 @@ def _normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
-def _cn_number(numeral: str) -> int:
-    """Approximate value of a numeral such as "二十", "十几", "二三十", "一百多" or "25"."""
-    if numeral.isdigit():
-        return int(numeral)
-    total = 0
-    current = 0
-    for char in numeral:
-        if char in _CN_UNITS:
-            total += (current or 1) * _CN_UNITS[char]
-            current = 0
-        else:
-            # "二三十" means twenty or thirty: keep the later digit.
-            current = _CN_DIGITS.get(char, 0)
-    return total + current
+def _whole_number(text: str, number: str) -> bool:
+    """Whether a number keyword (a hotline such as 12345) stands alone somewhere in the text,
+    not inside a longer run of digits such as a phone or identity number."""
+    at = text.find(number)
+    while at != -1:
+        end = at + len(number)
+        if not (at and text[at - 1].isdigit()) and not (end < len(text) and text[end].isdigit()):
+            return True
+        at = text.find(number, at + 1)
+    return False
 
 
 def _none_is_default(value: object) -> object:
@@ -202,6 +227,12 @@ def _number(value: object) -> float:
     return float(value)
 
 
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError(f"must be above 0, got {value!r}")
+    return value
+
+
 def _weight(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("weight must be a number")
@@ -218,6 +249,18 @@ def _strings(value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValueError("expected a list of strings")
     return tuple(value)
+
+
+def _pattern(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a regular expression")
+    try:
+        compiled = re.compile(value)
+    except re.error as error:
+        raise ValueError(f"not a regular expression: {error}") from None
+    if value and compiled.groups < 1:
+        raise ValueError("the pattern needs a group around the number")
+    return value
 
 
 # A phrase or risk cue of one character would match inside far too many words.
@@ -242,6 +285,7 @@ def _short(text: str) -> bool:
 
 
 Number = Annotated[float, PlainValidator(_number), BeforeValidator(_none_is_default)]
+Positive = Annotated[float, PlainValidator(_number), AfterValidator(_positive)]
 Word = Annotated[str, PlainValidator(_word)]
 Weights = Annotated[
     dict[Word, Annotated[float, PlainValidator(_weight)]], BeforeValidator(_none_is_default)
@@ -253,18 +297,38 @@ class _CategoryCues(DataModel):
     keywords: Weights = Field(default_factory=dict)
     phrases: Annotated[Weights, AfterValidator(_phrases_of_two)] = Field(default_factory=dict)
     negative: Weights = Field(default_factory=dict)
+    setting: Weights = Field(default_factory=dict)
 
 
 class _GroupSize(DataModel):
-    """Head counts ("二十余名农民工") from which a report is significant, or major."""
+    """Head counts (a numeral, then a word for people or households) from which a report is
+    significant, or major; the numeral is the pattern's first group, valued by ``digits``
+    and ``units``."""
 
     significant: Number = 10
     major: Number = 20
+    pattern: Annotated[str, PlainValidator(_pattern)] = ""
+    digits: Weights = Field(default_factory=dict)
+    units: Weights = Field(default_factory=dict)
 
 
 class _RiskCues(DataModel):
     significant: Annotated[Strings, AfterValidator(_cues_of_two)] = ()
     major: Annotated[Strings, AfterValidator(_cues_of_two)] = ()
+
+
+class _KindCues(DataModel):
+    service: Annotated[_CategoryCues, BeforeValidator(_none_is_empty)] = _CategoryCues()
+    consultation: Annotated[_CategoryCues, BeforeValidator(_none_is_empty)] = _CategoryCues()
+    emergency: Annotated[_CategoryCues, BeforeValidator(_none_is_empty)] = _CategoryCues()
+
+
+class _KindOver(DataModel):
+    """How many times the best dispute score a kind must reach to win."""
+
+    service: Number = 1.0
+    consultation: Number = 1.0
+    emergency: Number = 1.0
 
 
 class ClassifierRules(DataModel):
@@ -274,9 +338,15 @@ class ClassifierRules(DataModel):
     threshold: Number = 0.5
     min_score: Number = 1.0
     smoothing: Number = 1.0
+    temperature: Annotated[Positive, BeforeValidator(_none_is_default)] = 1.0
+    setting_cap: Number = 2.0
+    kind_min: Number = 4.0
+    kind_over: Annotated[_KindOver, BeforeValidator(_none_is_default)] = _KindOver()
     group_size: Annotated[_GroupSize, BeforeValidator(_none_is_default)] = _GroupSize()
     negations: Strings = ()
-    # Everyday phrases that contain a risk cue but mean nothing of the kind ("打我电话").
+    not_about: Strings = ()
+    not_about_after: Strings = ()
+    # Everyday phrases that contain a risk cue but mean nothing of the kind.
     benign: Strings = ()
     categories: Annotated[
         dict[
@@ -285,6 +355,7 @@ class ClassifierRules(DataModel):
         ],
         BeforeValidator(_none_is_default),
     ] = Field(default_factory=dict)
+    kinds: Annotated[_KindCues, BeforeValidator(_none_is_default)] = _KindCues()
     risk: Annotated[_RiskCues, BeforeValidator(_none_is_default)] = _RiskCues()
 
     @classmethod
@@ -295,12 +366,22 @@ class ClassifierRules(DataModel):
             raise DataFileError(located(cls, found))
         return model
 
+    def cue_sets(self) -> list[tuple[int, _CategoryCues]]:
+        """Every score slot with its cues: the categories, then the non-dispute kinds."""
+        found = [
+            (i, self.categories[code])
+            for i, code in enumerate(CATEGORIES)
+            if code in self.categories
+        ]
+        found += [(_KIND_SLOT[kind], getattr(self.kinds, kind)) for kind in NON_DISPUTES]
+        return found
+
     def words(self) -> list[str]:
-        """Every keyword and negative cue: the words the segmenter must know."""
+        """Every keyword, negative and setting cue: the words the segmenter must know."""
         return [
             _normalise(word)
-            for cues in self.categories.values()
-            for word in (*cues.keywords, *cues.negative)
+            for _, cues in self.cue_sets()
+            for word in (*cues.keywords, *cues.negative, *cues.setting)
         ]
 
 
@@ -314,8 +395,13 @@ def _normalised(words: tuple[str, ...]) -> list[str]:
 
 
 def _normalised_weights(weights: dict[str, float]) -> dict[str, float]:
-    """Words that normalise alike ("ＡＢ", "ab") are one entry: the last one written."""
+    """Words that normalise alike (full-width and ASCII letters) are one entry: the last one
+    written."""
     return {_normalise(word): weight for word, weight in weights.items()}
+
+
+def _longest_first(words: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(words), key=len, reverse=True))
 
 
 class Classifier:
@@ -330,29 +416,50 @@ class Classifier:
         self._threshold = rules.threshold
         self._min_score = rules.min_score
         self._smoothing = rules.smoothing
+        self._temperature = rules.temperature
+        self._setting_cap = rules.setting_cap
+        self._kind_min = rules.kind_min
+        self._kind_over: dict[str, float] = {
+            kind: getattr(rules.kind_over, kind) for kind in NON_DISPUTES
+        }
         self._group_significant = rules.group_size.significant
         self._group_major = rules.group_size.major
-        self._negations = tuple(sorted(set(_normalised(rules.negations)), key=len, reverse=True))
+        group = rules.group_size
+        self._group_re = re.compile(group.pattern) if group.pattern else None
+        self._digits = _normalised_weights(group.digits)
+        self._units = _normalised_weights(group.units)
+        self._negations = _longest_first(_normalised(rules.negations))
+        self._not_about = _longest_first(_normalised(rules.not_about))
+        self._not_about_after = _longest_first(_normalised(rules.not_about_after))
         self._benign = tuple(_normalised(rules.benign))
 
-        tokens: dict[str, dict[int, float]] = {}
-        phrases: dict[str, dict[int, float]] = {}
-        for index, code in enumerate(CATEGORIES):
-            cues = rules.categories.get(code) or _CategoryCues()
-            for word, weight in _normalised_weights(cues.keywords).items():
-                tokens.setdefault(word, {}).setdefault(index, 0.0)
-                tokens[word][index] += weight
-            for word, weight in _normalised_weights(cues.negative).items():
-                tokens.setdefault(word, {}).setdefault(index, 0.0)
-                tokens[word][index] -= abs(weight)
-            for phrase, weight in _normalised_weights(cues.phrases).items():
-                phrases.setdefault(phrase, {}).setdefault(index, 0.0)
-                phrases[phrase][index] += weight
+        tokens: dict[str, dict[tuple[int, bool], float]] = {}
+        phrases: dict[str, dict[tuple[int, bool], float]] = {}
 
-        self._tokens: dict[str, _Hits] = {
-            word: tuple(hits.items()) for word, hits in tokens.items()
-        }
-        patterns = [_Pattern(phrase, None, tuple(hits.items())) for phrase, hits in phrases.items()]
+        def put(
+            table: dict[str, dict[tuple[int, bool], float]],
+            word: str,
+            key: tuple[int, bool],
+            weight: float,
+        ) -> None:
+            slots = table.setdefault(word, {})
+            slots[key] = slots.get(key, 0.0) + weight
+
+        for slot, cues in rules.cue_sets():
+            for word, weight in _normalised_weights(cues.keywords).items():
+                put(tokens, word, (slot, False), weight)
+            for word, weight in _normalised_weights(cues.negative).items():
+                put(tokens, word, (slot, False), -abs(weight))
+            for word, weight in _normalised_weights(cues.setting).items():
+                put(tokens, word, (slot, True), weight)
+            for phrase, weight in _normalised_weights(cues.phrases).items():
+                put(phrases, phrase, (slot, False), weight)
+
+        def hits(slots: dict[tuple[int, bool], float]) -> _Hits:
+            return tuple(_Hit(slot, weight, setting) for (slot, setting), weight in slots.items())
+
+        self._tokens: dict[str, _Hits] = {word: hits(slots) for word, slots in tokens.items()}
+        patterns = [_Pattern(phrase, None, hits(slots)) for phrase, slots in phrases.items()]
         for level in (MAJOR, SIGNIFICANT):
             for cue in _normalised(getattr(rules.risk, level)):
                 patterns.append(_Pattern(cue, level, ()))
@@ -373,40 +480,97 @@ class Classifier:
         return cls(compiled, segmenter or JiebaSegmenter(words=compiled.words()))
 
     def classify(self, text: str) -> Classification:
-        """Category, confidence and risk of one report. Never raises."""
+        """Kind, category, calibrated confidence, candidates and risk of one report. Never
+        raises."""
         normalised = _normalise(text) if isinstance(text, str) else ""
         if not normalised:
             return _EMPTY
         scores, cues, risk_level, risk_cues = self._scan(normalised)
+        if max(scores) <= 0:
+            return Classification(
+                category=OTHER,
+                confidence=0.0,
+                risk=risk_level,
+                cues=risk_cues,
+                risk_cues=risk_cues,
+                confident=False,
+                candidates=((OTHER, 0.0),),
+            )
 
-        order = sorted(range(len(CATEGORIES)), key=lambda i: -scores[i])
-        best, runner_up = order[0], order[1]
-        best_score = scores[best]
-        category_cues: tuple[str, ...] = ()
-        if best_score < self._min_score or best_score <= 0:
-            # Too little evidence for any category: "other", and the dialog asks for the type
-            # (ranked() still lists the weak candidates).
-            category, confidence = OTHER, 0.0
-        else:
-            category = CATEGORIES[best]
-            confidence = best_score / (best_score + max(scores[runner_up], 0.0) + self._smoothing)
-            ranked_cues = sorted(cues[best], key=lambda item: -item[1])
-            category_cues = tuple(word for word, _ in ranked_cues)[:MAX_CATEGORY_CUES]
+        categories = scores[: len(CATEGORIES)]
+        best_dispute = max(categories)
+        # kind_over is measured against the named dispute types; "other" (scams, benefits,
+        # papers) only has to be matched, as it is where every non-dispute goes anyway.
+        named = max(categories[:_OTHER] + categories[_OTHER + 1 :])
+        kind, kind_slot = DISPUTE, -1
 
+        # The kind that most outscores the disputes by its own measure (kind_over).
+        top_kind, top_kind_score, top_bar, lead = SERVICE, 0.0, 0.0, -math.inf
+        for candidate in NON_DISPUTES:
+            score = scores[_KIND_SLOT[candidate]]
+            bar = max(self._kind_over[candidate] * named, categories[_OTHER])
+            if score - bar > lead:
+                top_kind, top_kind_score, top_bar, lead = candidate, score, bar, score - bar
+        # A kind that reached kind_min but lost to a dispute type keeps "other" on the list.
+        near_kind = top_kind_score >= self._kind_min
+        if near_kind and top_kind_score >= top_bar:
+            kind, kind_slot = top_kind, _KIND_SLOT[top_kind]
+        if kind == EMERGENCY:
+            risk_level = MAJOR
+
+        # "other" stands for "none of the listed types" too: it scores at least the smoothing,
+        # so a single weak word is never certain, and as much as a non-dispute kind.
+        other_score = max(categories[_OTHER], self._smoothing)
+        if kind != DISPUTE:
+            # What is not a dispute is "other", whatever the dispute types scored.
+            other_score = max(other_score, top_kind_score, best_dispute)
+        elif near_kind:
+            # A kind that lost to a named type by kind_over stays behind it on the list.
+            other_score = max(other_score, min(top_kind_score, named * (1 - 1e-6)))
+        elif best_dispute < self._min_score:
+            other_score = max(other_score, best_dispute + 1e-9)
+        contenders = {i: s for i, s in enumerate(categories) if s > 0 and i != _OTHER}
+        contenders[_OTHER] = other_score
+        # Ties go to vocabulary order, except that a non-dispute kind's "other" wins its tie.
+        ranked = sorted(
+            contenders.items(),
+            key=lambda item: (-item[1], not (kind != DISPUTE and item[0] == _OTHER), item[0]),
+        )
+        peak = ranked[0][1]
+        weights = [math.exp((score - peak) / self._temperature) for _, score in ranked]
+        total = sum(weights)
+        # "Other" on the strength of the smoothing alone is "none of these": it takes its share
+        # of the probability but is only listed when it is the verdict.
+        shown = [
+            (CATEGORIES[i], weight / total)
+            for (i, _), weight in zip(ranked, weights, strict=True)
+            if i != _OTHER or i == ranked[0][0] or categories[_OTHER] > 0 or near_kind
+        ]
+        candidates = tuple(shown[:TOP])
+        best, confidence = ranked[0][0], weights[0] / total
+        category = CATEGORIES[best]
+        # "other" ahead only because nothing else scored enough is a shrug, never a verdict.
+        guessed_other = kind == DISPUTE and best == _OTHER and categories[_OTHER] < self._min_score
+
+        decisive = kind_slot if kind != DISPUTE else best
+        ranked_cues = sorted(cues[decisive], key=lambda item: -item[1])
+        category_cues = tuple(word for word, _ in ranked_cues)[:MAX_CATEGORY_CUES]
         return Classification(
             category=category,
             confidence=confidence,
             risk=risk_level,
             cues=category_cues + tuple(cue for cue in risk_cues if cue not in category_cues),
             risk_cues=risk_cues,
-            confident=confidence >= self._threshold and best_score >= self._min_score,
+            confident=confidence >= self._threshold and not guessed_other,
+            kind=kind,
+            candidates=candidates,
         )
 
     def ranked(self, text: str) -> list[tuple[str, float]]:
-        """Categories with a positive score, best first (ties in vocabulary order).
+        """Categories with a positive score (raw, uncalibrated), best first (ties in
+        vocabulary order).
 
-        Meant for suggesting alternatives when the verdict is not confident; empty when nothing
-        matched at all.
+        Meant for ordering the full list of categories; empty when nothing matched at all.
         """
         normalised = _normalise(text) if isinstance(text, str) else ""
         if not normalised:
@@ -418,35 +582,42 @@ class Classifier:
     def _scan(
         self, text: str
     ) -> tuple[list[float], list[list[tuple[str, float]]], str, tuple[str, ...]]:
-        """Category scores with their positive cues, the risk level and the risk cues."""
-        scores = [0.0] * len(CATEGORIES)
-        cues: list[list[tuple[str, float]]] = [[] for _ in CATEGORIES]
+        """Scores per slot (categories, then kinds) with their positive cues, the risk level
+        and the risk cues."""
+        naming = [0.0] * _SLOTS
+        setting = [0.0] * _SLOTS
+        cues: list[list[tuple[str, float]]] = [[] for _ in range(_SLOTS)]
 
         def add(word: str, hits: _Hits) -> None:
-            for index, weight in hits:
-                scores[index] += weight
-                if weight > 0:
-                    cues[index].append((word, weight))
+            for hit in hits:
+                if hit.setting:
+                    setting[hit.slot] += hit.weight
+                else:
+                    naming[hit.slot] += hit.weight
+                if hit.weight > 0:
+                    cues[hit.slot].append((word, hit.weight))
 
-        # Unique matched tokens in text order. Search-mode segmentation yields "物业" and "车库"
-        # next to "物业费" and "地下车库"; a token inside a longer matched keyword does not count
-        # again for the categories that keyword scores, so a compound weighs what its own entry
-        # says rather than the sum of its parts ("倒垃圾" for neighbor leaves "垃圾" to the
-        # environment score).
+        # Unique matched tokens in text order. Search-mode segmentation yields the parts of a
+        # compound next to the compound; a token inside a longer matched keyword does not
+        # count again for the slots that keyword scores, so a compound weighs what its own
+        # entry says rather than the sum of its parts.
         matched_tokens: dict[str, _Hits] = {}
         for token in self._cut(text):
             if token not in matched_tokens:
                 hits = self._tokens.get(token)
-                if hits is not None:
+                if hits is not None and (not token.isdigit() or _whole_number(text, token)):
                     matched_tokens[token] = hits
         for token, hits in matched_tokens.items():
             covered = {
-                index
+                hit.slot
                 for other, other_hits in matched_tokens.items()
                 if token != other and token in other
-                for index, _ in other_hits
+                for hit in other_hits
             }
-            add(token, tuple(hit for hit in hits if hit[0] not in covered) if covered else hits)
+            kept = tuple(hit for hit in hits if hit.slot not in covered) if covered else hits
+            if kept and (self._not_about or self._not_about_after):
+                kept = self._unless_not_about(text, token, kept)
+            add(token, kept)
 
         benign: set[int] = set()  # positions inside a benign phrase
         for phrase in self._benign:
@@ -468,20 +639,54 @@ class Classifier:
                     continue
                 if pattern.risk is None:
                     matched.add(id(pattern))
-                    add(word, pattern.hits)
+                    if not self._is_not_about(text, start, start + len(word)):
+                        add(word, pattern.hits)
                 elif start not in benign and not self._negated(text, start):
                     matched.add(id(pattern))
                     (major if pattern.risk == MAJOR else significant).append(word)
 
-        for found in _GROUP_RE.finditer(text):
-            size = _cn_number(found.group(1))
-            if size >= self._group_major:
-                major.append(found.group(0))
-            elif size >= self._group_significant:
-                significant.append(found.group(0))
+        if self._group_re is not None:
+            for found in self._group_re.finditer(text):
+                size = self._number(found.group(1))
+                if size >= self._group_major:
+                    major.append(found.group(0))
+                elif size >= self._group_significant:
+                    significant.append(found.group(0))
 
+        cap = self._setting_cap
+        scores = [n + min(s, cap) for n, s in zip(naming, setting, strict=True)]
         level = MAJOR if major else SIGNIFICANT if significant else GENERAL
         return scores, cues, level, tuple(dict.fromkeys(major + significant))
+
+    def _unless_not_about(self, text: str, token: str, hits: _Hits) -> _Hits:
+        """The hits of a token, none when every mention of it is "not about" it (a word the
+        person rules out neither names a type nor counts against one)."""
+        at = text.find(token)
+        while at != -1:
+            if not self._is_not_about(text, at, at + len(token)):
+                return hits
+            at = text.find(token, at + 1)
+        return ()
+
+    def _is_not_about(self, text: str, start: int, end: int) -> bool:
+        return text.endswith(self._not_about, 0, start) or text.startswith(
+            self._not_about_after, end
+        )
+
+    def _number(self, numeral: str) -> float:
+        """Approximate value of a numeral in Arabic digits or in the rules' digits and units
+        (a digit before a unit multiplies it; of two digits in a row the later one counts)."""
+        if numeral.isascii() and numeral.isdigit():
+            return int(numeral)
+        total = 0.0
+        current = 0.0
+        for char in numeral:
+            if char in self._units:
+                total += (current or 1) * self._units[char]
+                current = 0
+            else:
+                current = self._digits.get(char, 0)
+        return total + current
 
     def _cut(self, text: str) -> list[str]:
         try:
@@ -491,4 +696,4 @@ class Classifier:
             return []
 
     def _negated(self, text: str, start: int) -> bool:
-        return any(text.endswith(negation, 0, start) for negation in self._negations)
+        return text.endswith(self._negations, 0, start)

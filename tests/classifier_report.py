@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 DEVSET = DATA / "classifier_devset.tsv"
 FROZEN = DATA / "classifier_frozen.tsv"
+TUNING = DATA / "classifier_tuning.tsv"
 
 DISPUTE = "dispute"
 # What a report is, besides a dispute: a city-service request, a question about a procedure,
@@ -303,6 +304,7 @@ def report(classifier: Classifier, sets: Sequence[tuple[str, Path]]) -> str:
 
 SETS = (
     ("Dev set: the rules were tuned on it", DEVSET),
+    ("Tuning set: written to tune the rework on, then tuned on", TUNING),
     ("Frozen test set: never tune on it", FROZEN),
 )
 

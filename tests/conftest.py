@@ -370,13 +370,19 @@ async def assigned_case(
 
 async def answer_up_to_contact(citizen: Person, text: str, people: str = "2人") -> None:
     """A report from a grid's QR code, answered up to the contact question: the category the
-    classifier offers (其他 when it cannot offer one), `people` involved, no photos."""
+    classifier offers (its best guess when unsure, 其他 when it cannot offer one; a text that
+    is not a dispute is reported anyway), `people` involved, no photos."""
     await citizen.says(f"/start g_{GRID}")
     await citizen.says(text)
     if citizen.said()[-1] == "report.ask_confirm_category":
         await citizen.taps("对，是这类")
+    elif citizen.said()[-1] == "report.ask_likely_category":
+        assert citizen.last is not None
+        await citizen.taps(citizen.last.replies[-1].buttons[0][0].payload)
     elif citizen.said()[-1] == "report.ask_pick_category":
         await citizen.taps("其他")
+    elif citizen.said()[-1].startswith("report.not_dispute_"):
+        await citizen.taps("仍要反映这件事")
     await citizen.taps(people)
     await citizen.taps("没有")
     await citizen.taps("完成")

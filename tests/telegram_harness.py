@@ -78,10 +78,13 @@ class TelegramHarness:
 
     async def reports_up_to_contact(self, user_id: int, description: str) -> list[ApiCall]:
         """A report from the QR code of GRID, answered up to the contact question: the category
-        offered, two people, no photos; returns what the phone question sent."""
+        offered (the first of two or three when the classifier is unsure), two people, no
+        photos; returns what the phone question sent."""
         sent = await self.says(user_id, f"/start g_{GRID}")
         sent = await self.says(user_id, description)
-        sent = await self.taps(user_id, "对，是这类", sent)
+        unsure = "最像下面哪一种" in sent[-1].text
+        first = self.fake.buttons(sent[-1])[0][0][0] if unsure else "对，是这类"
+        sent = await self.taps(user_id, first, sent)
         sent = await self.taps(user_id, "2人", sent)
         sent = await self.taps(user_id, "没有", sent)
         sent = await self.taps(user_id, "完成", sent)

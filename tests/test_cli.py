@@ -170,16 +170,42 @@ def test_classify_json_is_one_object() -> None:
     lines = ok("classify", "--json", words).stdout.splitlines()
     assert len(lines) == 1
     result = json.loads(lines[0])
-    assert set(result) == {"category", "confidence", "risk", "cues"}
+    assert set(result) == {"category", "kind", "confidence", "risk", "cues", "candidates"}
     assert result["category"] == "labor"
+    assert result["kind"] == "dispute"
     assert 0 < result["confidence"] <= 1
     assert result["risk"] in RISKS
     assert result["cues"] and all(cue in words for cue in result["cues"])
+    # The best guess leads the candidates, with its confidence as its score.
+    assert result["candidates"][0] == {"category": "labor", "score": result["confidence"]}
+
+
+def test_classify_json_lists_up_to_three_candidates_best_first() -> None:
+    # Money owed on a building site: wages (labour) or project money (contract).
+    words = "工地上好几个人的钱一直没结"
+    result = json.loads(ok("classify", "--json", words).stdout)
+    candidates = result["candidates"]
+    assert 2 <= len(candidates) <= 3
+    assert {c["category"] for c in candidates[:2]} == {"labor", "contract"}
+    assert result["category"] == candidates[0]["category"]
+    scores = [c["score"] for c in candidates]
+    assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.001
+
+
+def test_classify_says_when_a_text_is_not_a_dispute() -> None:
+    result = json.loads(ok("classify", "--json", "我们这条街的路灯坏了一个多月了").stdout)
+    assert (result["kind"], result["category"]) == ("service", "other")
+    fire = json.loads(ok("classify", "--json", "快来人啊，楼下着火了").stdout)
+    assert (fire["kind"], fire["category"], fire["risk"]) == ("emergency", "other", "major")
+    shown = ok("classify", "快来人啊，楼下着火了").stdout
+    assert "kind: emergency" in shown
 
 
 def test_classify_plain_is_readable() -> None:
     shown = ok("classify", "老板拖欠工资三个月了").stdout
     assert "category: labor" in shown
+    assert "kind: dispute" in shown
+    assert "candidates: labor " in shown
     assert "risk: " in shown
 
 

@@ -31,9 +31,12 @@ def classify(as_json: bool, text: str) -> None:
         if as_json or text == "-":
             click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         else:
+            candidates = ", ".join(f"{code} {score:.2f}" for code, score in result.candidates)
             click.echo(
-                f"category: {result.category}\nconfidence: {result.confidence:.2f}"
-                f"{'' if result.confident else ' (low: the dialog asks the person to pick)'}\n"
+                f"category: {result.category}\nkind: {result.kind}\n"
+                f"confidence: {result.confidence:.2f}"
+                f"{'' if result.confident else ' (low: the dialog offers the best candidates)'}\n"
+                f"candidates: {candidates}\n"
                 f"risk: {result.risk}\ncues: {', '.join(result.cues) or '-'}"
             )
 

@@ -65,6 +65,7 @@ ERROR_TEXT = _zh("error.internal")
 EXPECT_DESCRIBE = _zh("report.ask_describe")
 EXPECT_CONFIRM = _zh("report.ask_confirm_category")
 EXPECT_PICK = _zh("report.ask_pick_category")
+EXPECT_LIKELY = _zh("report.ask_likely_category")
 EXPECT_PEOPLE = _zh("report.ask_people")
 EXPECT_DANGER = _zh("report.ask_danger")
 EXPECT_PHOTOS = _zh("report.ask_photos")
@@ -165,7 +166,7 @@ class Conversation:
 async def report_dialog(talk: Conversation, description: str, grid: str = GRID) -> str:
     """A citizen's whole report from a QR code; returns the case number from the receipt."""
     sent = await talk.says("start", f"/start g_{grid}", EXPECT_DESCRIBE)
-    sent = await talk.says("describe", description, (EXPECT_CONFIRM, EXPECT_PICK))
+    sent = await talk.says("describe", description, (EXPECT_CONFIRM, EXPECT_LIKELY, EXPECT_PICK))
     if EXPECT_CONFIRM in sent[-1].text:
         sent = await talk.taps("category", sent, LABEL_YES, EXPECT_PEOPLE)
     else:  # not confident: pick the best-ranked type (first button)
