@@ -14,6 +14,7 @@ from dispatch import notifications
 from dispatch.classify import Classifier
 from dispatch.clock import Clock
 from dispatch.context import Domain
+from dispatch.keyperson_policy import KeyPersonPolicy, default_keyperson_policy
 from dispatch.limits import MessageLimiter
 from dispatch.points import PointRules, default_rules
 from dispatch.policy import Policy, default_policy
@@ -29,6 +30,7 @@ def build_domain(
     policy: Policy | None = None,
     rules: PointRules | None = None,
     retention: RetentionPolicy | None = None,
+    keypersons: KeyPersonPolicy | None = None,
 ) -> Domain:
     """The domain's long-lived parts: the shipped SLA policy, points rules and retention
     policy unless given, notices through dispatch.notifications, charts drawn with
@@ -41,6 +43,7 @@ def build_domain(
         notify=notifications.handle,
         charts=MatplotlibCharts(),
         retention=retention if retention is not None else default_retention(),
+        keypersons=keypersons if keypersons is not None else default_keyperson_policy(),
     )
 
 

@@ -21,6 +21,7 @@ from dispatch.policy import Policy
 
 if TYPE_CHECKING:
     from dispatch.events import Event
+    from dispatch.keyperson_policy import KeyPersonPolicy
     from dispatch.points import PointRules
     from dispatch.retention import RetentionPolicy
 
@@ -69,6 +70,7 @@ class Domain:
     notify: Notify
     charts: ChartRenderer
     retention: RetentionPolicy  # dispatch/data/retention.yaml, applied by the retention job
+    keypersons: KeyPersonPolicy  # dispatch/data/keypersons.yaml: visits, ladder, risk words
 
     def within(self, session: AsyncSession) -> Ctx:
         return Ctx(self, session)

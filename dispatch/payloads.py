@@ -196,6 +196,64 @@ class StepChoice(Payload):
         return packed
 
 
+@dataclass(frozen=True, slots=True)
+class KeyPersonFromCase(Payload):
+    """Move a party of this case into assistance (a centre's dispatcher or leader).
+
+    转入包保帮扶
+    """
+
+    prefix: ClassVar[str] = "ke"
+    case_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPersonShow(Payload):
+    """Open a key person's record (need-to-know, audited)."""
+
+    prefix: ClassVar[str] = "ks"
+    key_person_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPersonVisit(Payload):
+    """Record a visit to this key person.
+
+    记录走访
+    """
+
+    prefix: ClassVar[str] = "kv"
+    key_person_id: int
+
+
+# The quarterly re-assessment's answers on the wire: k keep, r raise, l lower, c close.
+REASSESS_ANSWERS: dict[str, str] = {"k": "keep", "r": "raise", "l": "lower", "c": "close"}
+
+
+@dataclass(frozen=True, slots=True)
+class Reassess(Payload):
+    """The chain's lead answers the quarterly re-assessment.
+
+    一季度一评估
+    """
+
+    prefix: ClassVar[str] = "kr"
+    key_person_id: int
+    answer: str
+
+    @classmethod
+    def of(cls, key_person_id: int, answer: str) -> Reassess:
+        code = next(code for code, name in REASSESS_ANSWERS.items() if name == answer)
+        return cls(key_person_id, code)
+
+    @property
+    def answer_name(self) -> str:
+        return REASSESS_ANSWERS[self.answer]
+
+    def valid(self) -> bool:
+        return self.answer in REASSESS_ANSWERS
+
+
 KINDS: tuple[type[Payload], ...] = (
     Accept,
     Decline,
@@ -207,6 +265,10 @@ KINDS: tuple[type[Payload], ...] = (
     FollowUp,
     Menu,
     Nav,
+    KeyPersonFromCase,
+    KeyPersonShow,
+    KeyPersonVisit,
+    Reassess,
 )
 _BY_PREFIX = {kind.prefix: kind for kind in KINDS}
 
