@@ -46,6 +46,9 @@ COMMANDS = (
     "ranking",
     "digest",
     "link",
+    "visit",
+    "keypersons",
+    "keyperson",
 )
 
 
