@@ -671,3 +671,71 @@ async def events_of(session: AsyncSession, key_person_id: int) -> list[KeyPerson
         .order_by(KeyPersonEvent.id)
     )
     return list(rows.all())
+
+
+# -- the operator's list ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListedKeyPerson:
+    """One line of `pingan keypersons list`: masked, with this month's visits."""
+
+    ref: str
+    name: str  # masked
+    tier: int
+    status: str
+    region: str
+    place: str
+    visits: int
+    quota: int
+    enrolled_at: datetime
+    next_reassess_at: datetime
+
+
+async def operator_list(
+    session: AsyncSession,
+    domain: Domain,
+    *,
+    tier: int | None = None,
+    region: str | None = None,
+    include_closed: bool = False,
+) -> list[ListedKeyPerson]:
+    """Key persons for the operator at the shell (names masked), filtered by tier and by a
+    region and everything under it; each one listed is audited as read (via "cli", no
+    person: the operator has no person row)."""
+    conditions: list[ColumnElement[bool]] = []
+    if not include_closed:
+        conditions.append(KeyPerson.status == "active")
+    if tier is not None:
+        conditions.append(KeyPerson.tier == tier)
+    if region is not None:
+        found = await session.get(Region, region)
+        if found is None:
+            return []
+        conditions.append(KeyPerson.region_path.startswith(found.path))
+    rows = await session.execute(
+        select(KeyPerson, Region.name)
+        .join(Region, Region.code == KeyPerson.region_code)
+        .where(*conditions)
+        .order_by(KeyPerson.tier, KeyPerson.id)
+    )
+    today = domain.clock.now().astimezone(domain.zone).date()
+    month = month_start(today)
+    listed = []
+    for kp, place in rows.all():
+        listed.append(
+            ListedKeyPerson(
+                ref=f"K{kp.id}",
+                name=mask_name(kp.name),
+                tier=kp.tier,
+                status=kp.status,
+                region=kp.region_code,
+                place=place,
+                visits=await visits_between(session, kp.id, month, next_month(month)),
+                quota=domain.keypersons.quota(kp.tier),
+                enrolled_at=as_utc(kp.enrolled_at),
+                next_reassess_at=as_utc(kp.next_reassess_at),
+            )
+        )
+    audit(session, domain.clock, [int(line.ref[1:]) for line in listed], None, "cli")
+    return listed

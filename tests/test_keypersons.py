@@ -408,7 +408,9 @@ async def test_only_the_chain_and_the_centre_read_and_every_read_is_audited(
     ]
 
 
-async def enrol_directly(services: Services, staff: Office, tier: int = 1) -> int:
+async def enrol_directly(
+    services: Services, staff: Office, tier: int = 1, name: str = "王五", region: str = GRID
+) -> int:
     """A key person put in assistance through the domain (the dialog is tested above)."""
     async with services.sessions() as session, session.begin():
         desk = await session.get_one(PersonRow, staff.desk.id)
@@ -416,8 +418,8 @@ async def enrol_directly(services: Services, staff: Office, tier: int = 1) -> in
             services.domain.within(session),
             desk,
             Enrolment(
-                name="王五",
-                region_code=GRID,
+                name=name,
+                region_code=region,
                 tier=tier,
                 reason="土地纠纷久调不决",
                 leader_id=staff.boss.id,

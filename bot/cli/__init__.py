@@ -1,7 +1,19 @@
 """The `pingan` command line: the root group and shared database context in `root`, one
 module per group of commands. Importing this package registers them all on `main`."""
 
-from bot.cli import cases, database, doctor, jobs, org, outbox, people, person, run, wechat
+from bot.cli import (
+    cases,
+    database,
+    doctor,
+    jobs,
+    keypersons,
+    org,
+    outbox,
+    people,
+    person,
+    run,
+    wechat,
+)
 from bot.cli.root import main
 
 __all__ = [
@@ -9,6 +21,7 @@ __all__ = [
     "database",
     "doctor",
     "jobs",
+    "keypersons",
     "main",
     "org",
     "outbox",
