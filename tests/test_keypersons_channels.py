@@ -134,6 +134,11 @@ async def test_a_visit_with_numbered_answers_on_wechat_alerts_the_leader(
                 ),
             )
         worker = phones["o_worker"]
+        # The enrolment notice first: a numbered list arriving mid-dialog would give "1"
+        # its meaning (handlers/wechat.py remembers the last list a person was sent).
+        await fake.wait_for(
+            lambda c: c.openid == "o_worker" and "包保帮扶" in (c.text or ""), since=0
+        )
         asked = await worker.says("走访")
         assert "1. K1 王*（帮扶一类）" in asked, asked
         assert "走访日期" in await worker.says("1")
