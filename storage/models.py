@@ -481,3 +481,53 @@ class KeyPersonRead(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     via: Mapped[str] = mapped_column(String(8))
     at: Mapped[datetime]
+
+
+class GridState(Base):
+    """A grid's grade (网格分级分类: key 重点, concern 关注, normal 常态), the key places a
+    centre entered for it, and the grading job's proposal waiting for the county's
+    dispatcher."""
+
+    __tablename__ = "grid_states"
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    grade: Mapped[str] = mapped_column(String(8), default="normal")
+    key_places: Mapped[int] = mapped_column(Integer, default=0)
+    graded_at: Mapped[datetime | None]
+    proposed_grade: Mapped[str | None] = mapped_column(String(8))
+    proposed_score: Mapped[float | None]
+    proposed_at: Mapped[datetime | None]
+    proposal: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # indicator values
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class GridGradeChange(Base):
+    """The grade history: every confirmed (or changed) proposal, with the figures behind it."""
+
+    __tablename__ = "grid_grade_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    grade: Mapped[str] = mapped_column(String(8))
+    previous: Mapped[str] = mapped_column(String(8))
+    proposed: Mapped[str | None] = mapped_column(String(8))
+    score: Mapped[float | None]
+    indicators: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime]
+
+
+class GridPatrol(Base):
+    """A patrol or rectification (巡查/整治) of a grid, recorded by its grid worker."""
+
+    __tablename__ = "grid_patrols"
+    __table_args__ = (Index("ix_grid_patrols_region_at", "region_code", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # patrol | rectify
+    done: Mapped[str] = mapped_column(String(500))
+    found: Mapped[str] = mapped_column(String(500))
+    photos: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    at: Mapped[datetime]
