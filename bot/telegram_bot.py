@@ -49,6 +49,8 @@ COMMANDS = (
     "visit",
     "keypersons",
     "keyperson",
+    "patrol",
+    "grids",
 )
 
 

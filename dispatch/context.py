@@ -21,6 +21,7 @@ from dispatch.policy import Policy
 
 if TYPE_CHECKING:
     from dispatch.events import Event
+    from dispatch.grids import GridModel
     from dispatch.keyperson_policy import KeyPersonPolicy
     from dispatch.points import PointRules
     from dispatch.retention import RetentionPolicy
@@ -71,6 +72,7 @@ class Domain:
     charts: ChartRenderer
     retention: RetentionPolicy  # dispatch/data/retention.yaml, applied by the retention job
     keypersons: KeyPersonPolicy  # dispatch/data/keypersons.yaml: visits, ladder, risk words
+    grids: GridModel  # dispatch/data/grids.yaml: indicators' weights, thresholds, quotas
 
     def within(self, session: AsyncSession) -> Ctx:
         return Ctx(self, session)

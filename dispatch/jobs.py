@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from dispatch import digests, keypersons, retention, sweep
+from dispatch import digests, grids, keypersons, retention, sweep
 from dispatch.clock import Clock
 from dispatch.context import Domain, WithDomain
 from storage.database import Sessions
@@ -87,6 +87,16 @@ async def _reassess(ctx: JobContext) -> str:
     return (await keypersons.ask_reassessments(ctx.sessions, ctx.domain)).summary()
 
 
+async def _quotas(ctx: JobContext) -> str:
+    """网格: each graded grid's patrols this month against its grade's quota."""
+    return (await grids.check_quotas(ctx.sessions, ctx.domain, ctx.domain.grids)).summary()
+
+
+async def _grading(ctx: JobContext) -> str:
+    """网格: the model proposes every grid's grade; the county's dispatcher confirms."""
+    return (await grids.propose_grades(ctx.sessions, ctx.domain, ctx.domain.grids)).summary()
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -137,6 +147,18 @@ JOBS: dict[str, Job] = {
             "key persons' quarterly re-assessment asked of the chain's lead, chased; daily",
             _reassess,
             ("cron", {"hour": 9, "minute": 20}),
+        ),
+        Job(
+            "quotas",
+            "graded grids' patrols against their grade's monthly quota (workers, township); daily",
+            _quotas,
+            ("cron", {"hour": 9, "minute": 30}),
+        ),
+        Job(
+            "grading",
+            "grid grades proposed by the model for the county's dispatcher, 1 January and 1 July",
+            _grading,
+            ("cron", {"month": "1,7", "day": 1, "hour": 8, "minute": 0}),
         ),
     )
 }

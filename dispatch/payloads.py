@@ -254,6 +254,52 @@ class Reassess(Payload):
         return self.answer in REASSESS_ANSWERS
 
 
+GRID_GRADES: dict[str, str] = {"k": "key", "c": "concern", "n": "normal"}
+
+
+def _grid_code(code: str) -> bool:
+    return code.isascii() and code.isalnum() and len(code) <= 40
+
+
+@dataclass(frozen=True, slots=True)
+class GridGrade(Payload):
+    """The county's dispatcher sets a grid's grade (confirming the proposal or not):
+    k 重点, c 关注, n 常态.
+
+    网格分级
+    """
+
+    prefix: ClassVar[str] = "gg"
+    region_code: str
+    grade: str
+
+    @classmethod
+    def of(cls, region_code: str, grade: str) -> GridGrade:
+        code = next(code for code, name in GRID_GRADES.items() if name == grade)
+        return cls(region_code, code)
+
+    @property
+    def grade_name(self) -> str:
+        return GRID_GRADES[self.grade]
+
+    def valid(self) -> bool:
+        return self.grade in GRID_GRADES and _grid_code(self.region_code)
+
+
+@dataclass(frozen=True, slots=True)
+class PatrolReport(Payload):
+    """Report a dispute found on patrol, the place filled in with the grid.
+
+    巡查发现纠纷
+    """
+
+    prefix: ClassVar[str] = "pr"
+    region_code: str
+
+    def valid(self) -> bool:
+        return _grid_code(self.region_code)
+
+
 KINDS: tuple[type[Payload], ...] = (
     Accept,
     Decline,
@@ -269,6 +315,8 @@ KINDS: tuple[type[Payload], ...] = (
     KeyPersonShow,
     KeyPersonVisit,
     Reassess,
+    GridGrade,
+    PatrolReport,
 )
 _BY_PREFIX = {kind.prefix: kind for kind in KINDS}
 

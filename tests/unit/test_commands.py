@@ -162,4 +162,5 @@ def test_every_dialog_is_registered_by_name() -> None:
         "keyperson_enrol",
         "keyperson_visit",
         "keyperson_close",
+        "patrol",
     }
