@@ -383,6 +383,7 @@ async def check_quotas(sessions: Sessions, domain: Domain, model: GridModel) -> 
 
     From `remind_day` a month still short reminds the grid's workers; from `dispatcher_day`
     of the next month a month that ended short goes to the township centre's dispatchers.
+    The month a grid was graded in is not counted.
     Each notice once per grid, month and person (its dedupe key)."""
     tally = Tally()
     today = domain.clock.now().astimezone(domain.zone).date()
@@ -402,9 +403,14 @@ async def check_quotas(sessions: Sessions, domain: Domain, model: GridModel) -> 
         quota = model.quota[state.grade]
         if quota <= 0:
             continue
+        if state.graded_at is None:
+            continue
+        graded = as_utc(state.graded_at).astimezone(domain.zone).date()
         async with sessions() as session, session.begin():
             grid = await session.get_one(Region, state.region_code)
             for month, step in due:
+                if graded > month:
+                    continue  # graded during that month: its first, partial month is free
                 done = await patrols_in(session, grid.code, month, domain.zone)
                 if done >= quota:
                     continue
