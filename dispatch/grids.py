@@ -405,11 +405,11 @@ async def check_quotas(sessions: Sessions, domain: Domain, model: GridModel) -> 
             continue
         if state.graded_at is None:
             continue
-        graded = as_utc(state.graded_at).astimezone(domain.zone).date()
+        graded_on = as_utc(state.graded_at).astimezone(domain.zone).date()
         async with sessions() as session, session.begin():
             grid = await session.get_one(Region, state.region_code)
             for month, step in due:
-                if graded > month:
+                if graded_on > month:
                     continue  # graded during that month: its first, partial month is free
                 done = await patrols_in(session, grid.code, month, domain.zone)
                 if done >= quota:

@@ -672,3 +672,17 @@ def test_jobs_run_visits_and_reassess_as_of_a_given_time(db: str, classifier: Cl
     assert "nothing due" in ok("jobs", "run", "visits", "--at", "2026-12-21T09:10").stdout
     assert "asked 1" in ok("jobs", "run", "reassess", "--at", "2027-02-25T09:20").stdout
     assert "chased 1" in ok("jobs", "run", "reassess", "--at", "2027-03-04T09:20").stdout
+
+
+def test_grids_list_and_key_places(db: str) -> None:
+    ok("init", "--demo")
+    assert ok("grids", "places", "532801001001G01", "3").stdout.strip().endswith("3 key places")
+    shown = ok("grids", "list", "--region", "532801001001").stdout
+    assert "532801001001G01\t曼听社区第1网格\t常态网格\t6\t0/0\tkey_places=3" in shown, shown
+    assert len(shown.splitlines()) == 2
+    assert ok("grids", "list", "--grade", "key").stdout.strip() == "no grids"
+    assert "kept" in ok("jobs", "run", "grading", "--at", "2027-01-01T08:00").stdout
+    rows = json.loads(ok("grids", "list", "--region", "532801001001G01", "--json").stdout)
+    assert rows[0]["indicators"]["key_places"] == 3 and rows[0]["score"] == 6.0
+    result = pingan("grids", "places", "NOPE", "1")
+    assert result.exit_code == 1 and "no grid 'NOPE'" in result.stderr
