@@ -78,7 +78,9 @@ async def _tier(turn: Turn, data: dict[str, Any], value: str) -> Outcome:
 
 async def _reason(turn: Turn, data: dict[str, Any], text: str) -> Outcome:
     data["reason"] = text
-    for role in ("leader", "lead"):
+    # Whoever registers is a worker already; otherwise someone must be there to pick.
+    roles = ("leader", "lead") if data.get("workers") else ("leader", "lead", "worker")
+    for role in roles:
         if not await keypersons.candidates(turn.session, data["region"], role):
             data["_nobody"] = role
             return FINISH
