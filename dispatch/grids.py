@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +19,7 @@ from pydantic import Field, PlainValidator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import outbox
+from dispatch import outbox, points
 from dispatch.cases import OPEN_STATES
 from dispatch.clock import Clock, as_utc
 from dispatch.context import Ctx, Domain
@@ -412,6 +412,11 @@ async def check_quotas(sessions: Sessions, domain: Domain, model: GridModel) -> 
                 if graded_on > month:
                     continue  # graded during that month: its first, partial month is free
                 done = await patrols_in(session, grid.code, month, domain.zone)
+                # A month that is over goes into the points ledger, met or not.
+                if step == "dispatcher" and await _award_month(
+                    session, domain, grid, month, done >= quota
+                ):
+                    tally.done["points"] += 1
                 if done >= quota:
                     continue
                 if step == "remind":
@@ -439,6 +444,37 @@ async def check_quotas(sessions: Sessions, domain: Domain, model: GridModel) -> 
                     if queued is not None:
                         tally.done[step] += 1
     return tally
+
+
+async def _award_month(
+    session: AsyncSession, domain: Domain, grid: Region, month: date, met: bool
+) -> bool:
+    """patrol_quota_met or patrol_quota_missed to the nearest centre over the grid (the
+    village's 综治中心 that runs its grid workers), once per grid and month."""
+    codes = [r.code for r in await ancestors(session, grid)]
+    centres = {
+        u.region_code: u
+        for u in await session.scalars(
+            select(Unit).where(Unit.region_code.in_(codes), Unit.kind == "center")
+        )
+    }
+    unit = next((centres[c] for c in codes if c in centres), None)
+    if unit is None:
+        return False
+    # Dated the last moment of the month it is about, so it counts in that month's ranking.
+    at = datetime.combine(next_month(month), datetime.min.time(), domain.zone) - timedelta(
+        seconds=1
+    )
+    return await points.award(
+        session,
+        domain.rules,
+        rule="patrol_quota_met" if met else "patrol_quota_missed",
+        at=at,
+        case_id=None,
+        person_id=None,
+        unit_code=unit.code,
+        key=f"grid:{grid.code}:{month:%Y-%m}",
+    )
 
 
 # -- the half-yearly grading -------------------------------------------------------------------

@@ -5,7 +5,7 @@ short of patrols reminds its worker, then the township's dispatcher."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 from sqlalchemy import select
 
@@ -13,8 +13,15 @@ from dialogs.base import Services
 from dispatch.clock import FrozenClock
 from dispatch.grids import GridModel, set_key_places
 from dispatch.jobs import run_job
-from storage.models import DialogState, GridGradeChange, GridPatrol, GridState, OutboxMessage
-from tests.conftest import GRID, TOWNSHIP_CENTRE, VILLAGE_CENTRE, file_report, make_staff
+from storage.models import (
+    DialogState,
+    GridGradeChange,
+    GridPatrol,
+    GridState,
+    OutboxMessage,
+    PointsEntry,
+)
+from tests.conftest import GRID, TOWNSHIP_CENTRE, VILLAGE_CENTRE, ZONE, file_report, make_staff
 from tests.test_keypersons import (
     at_local,
     ctx,
@@ -167,3 +174,10 @@ async def test_a_key_grid_short_of_patrols_reminds_the_worker_then_the_township(
             .order_by(OutboxMessage.id.desc())
         )
     assert last is not None and "2026-12 巡查/整治 1 次，未达每月 3 次" in rendered(last)
+    # The month went into the points ledger of the village centre over the grid, in December.
+    async with services.sessions() as session:
+        entries = [
+            (e.rule, e.points, e.unit_code, e.at.replace(tzinfo=UTC).astimezone(ZONE).month)
+            for e in await session.scalars(select(PointsEntry))
+        ]
+    assert entries == [("patrol_quota_missed", -2, VILLAGE_CENTRE, 12)]
