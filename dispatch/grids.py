@@ -609,3 +609,26 @@ async def decide_grade(ctx: Ctx, person: Person, grid_code: str, grade: str) -> 
 
 def graded_at_text(state: GridState, zone: Any) -> str:
     return as_utc(state.graded_at).astimezone(zone).strftime("%Y-%m-%d") if state.graded_at else "-"
+
+
+async def month_figures(
+    session: AsyncSession, domain: Domain, path: str, month: date
+) -> dict[str, int]:
+    """For the leaders' monthly report: graded grids under `path` by grade, and of those
+    graded before `month`, how many had the month's patrols."""
+    rows = await session.execute(
+        select(GridState)
+        .join(Region, Region.code == GridState.region_code)
+        .where(Region.path.startswith(path), GridState.grade != "normal")
+    )
+    figures = {"key": 0, "concern": 0, "due": 0, "met": 0}
+    for (state,) in rows.all():
+        figures[state.grade] += 1
+        graded = state.graded_at
+        if graded is None or as_utc(graded).astimezone(domain.zone).date() > month:
+            continue
+        figures["due"] += 1
+        done = await patrols_in(session, state.region_code, month, domain.zone)
+        if done >= domain.grids.quota[state.grade]:
+            figures["met"] += 1
+    return figures

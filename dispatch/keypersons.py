@@ -739,3 +739,27 @@ async def operator_list(
         )
     audit(session, domain.clock, [int(line.ref[1:]) for line in listed], None, "cli")
     return listed
+
+
+async def month_figures(
+    session: AsyncSession, domain: Domain, path: str, month: date
+) -> dict[str, int]:
+    """For the leaders' monthly report (counts only, nobody named): key persons in
+    assistance under `path` by tier, and of those enrolled before `month`, how many had the
+    month's visits."""
+    rows = await session.scalars(
+        select(KeyPerson).where(
+            KeyPerson.status == "active", KeyPerson.region_path.startswith(path)
+        )
+    )
+    figures = {"total": 0, "tier1": 0, "tier2": 0, "tier3": 0, "due": 0, "met": 0}
+    for kp in rows.all():
+        figures["total"] += 1
+        figures[f"tier{kp.tier}"] += 1
+        if as_utc(kp.enrolled_at).astimezone(domain.zone).date() >= month:
+            continue
+        figures["due"] += 1
+        done = await visits_between(session, kp.id, month, next_month(month))
+        if done >= domain.keypersons.quota(kp.tier):
+            figures["met"] += 1
+    return figures

@@ -181,3 +181,27 @@ async def test_a_key_grid_short_of_patrols_reminds_the_worker_then_the_township(
             for e in await session.scalars(select(PointsEntry))
         ]
     assert entries == [("patrol_quota_missed", -2, VILLAGE_CENTRE, 12)]
+
+
+async def test_the_monthly_report_counts_grids_and_key_persons_without_names(
+    services: Services, clock: FrozenClock
+) -> None:
+    staff = await office(services)
+    await enrol_directly(services, staff, tier=1)  # 24 November: December is its first month
+    async with services.sessions() as session, session.begin():
+        session.add(
+            GridState(
+                region_code=GRID,
+                grade="key",
+                key_places=0,
+                proposal={},
+                version=1,
+                graded_at=clock.now(),
+            )
+        )
+    clock.set(at_local(date(2026, 12, 31), 18, 0))
+    await staff.boss.says("/digest month")
+    words = staff.boss.text()
+    assert "网格：重点 1 个、关注 0 个，整治达标 0/1" in words, words
+    assert "重点人员帮扶中 1 人（一类 1、二类 0、三类 0），走访达标 0/1" in words
+    assert "王五" not in words and "王*" not in words
