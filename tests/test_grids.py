@@ -205,3 +205,16 @@ async def test_the_monthly_report_counts_grids_and_key_persons_without_names(
     assert "网格：重点 1 个、关注 0 个，整治达标 0/1" in words, words
     assert "重点人员帮扶中 1 人（一类 1、二类 0、三类 0），走访达标 0/1" in words
     assert "王五" not in words and "王*" not in words
+
+
+def test_grading_is_half_yearly_and_the_prevention_jobs_daily() -> None:
+    from bot.scheduler import next_runs
+
+    december = at_local(date(2026, 12, 1), 10, 0)
+    upcoming = next_runs(ZONE, december)
+    assert upcoming["grading"] == at_local(date(2027, 1, 1), 8, 0)
+    assert next_runs(ZONE, at_local(date(2027, 1, 2)))["grading"] == at_local(
+        date(2027, 7, 1), 8, 0
+    )
+    for name, minute in (("visits", 10), ("reassess", 20), ("quotas", 30)):
+        assert upcoming[name] == at_local(date(2026, 12, 2), 9, minute), name
