@@ -454,14 +454,6 @@ class Tally:
         return ", ".join(f"{k} {v}" for k, v in sorted(self.done.items())) or "nothing due"
 
 
-async def _active_ids(sessions: Sessions) -> list[int]:
-    async with sessions.read() as session:
-        rows = await session.scalars(
-            select(KeyPerson.id).where(KeyPerson.status == "active").order_by(KeyPerson.id)
-        )
-        return list(rows.all())
-
-
 async def _step_once(
     ctx: Ctx, key_person: KeyPerson, kind: str, dedupe: str, data: dict[str, Any]
 ) -> bool:
@@ -507,28 +499,75 @@ async def check_visits(sessions: Sessions, domain: Domain) -> Tally:
         due.append((last_month, "leader"))
     if not due:
         return tally
-    for kp_id in await _active_ids(sessions):
+    for kp_id, month, step in await _short_steps(sessions, domain, due):
         async with sessions() as session, session.begin():
             ctx = domain.within(session)
             key_person = await session.get(KeyPerson, kp_id)
             if key_person is None or key_person.status != "active":
                 continue
-            enrolled = as_utc(key_person.enrolled_at).astimezone(domain.zone).date()
             quota = policy.quota(key_person.tier)
+            # Counted again in this unit of work: a visit may have come in since the read.
+            done = await visits_between(session, kp_id, month, next_month(month))
+            if done >= quota:
+                continue
+            period = f"{month:%Y-%m}"
+            data = {"period": period, "step": step, "visits": done, "quota": quota}
+            if await _step_once(
+                ctx, key_person, "visits_short", f"kpv:{kp_id}:{period}:{step}", data
+            ):
+                await ctx.publish(VisitsShort(key_person, period, step, done, quota, now))
+                tally.done[step] += 1
+    return tally
+
+
+async def _short_steps(
+    sessions: Sessions, domain: Domain, due: list[tuple[date, str]]
+) -> list[tuple[int, date, str]]:
+    """(key person, month, step) for each step due and not taken yet, found in a few reads
+    (visits counted per person and month, steps already taken by their dedupe keys), so a
+    run with nothing new opens no unit of work at all."""
+    policy = domain.keypersons
+    months = sorted({month for month, _ in due})
+    found: list[tuple[int, date, str]] = []
+    async with sessions.read() as session:
+        people = (
+            await session.execute(
+                select(KeyPerson.id, KeyPerson.tier, KeyPerson.enrolled_at).where(
+                    KeyPerson.status == "active"
+                )
+            )
+        ).all()
+        counts: dict[tuple[int, date], int] = {}
+        for month in months:
+            rows = await session.execute(
+                select(KeyPersonVisit.key_person_id, func.count())
+                .where(
+                    KeyPersonVisit.visited_on >= month,
+                    KeyPersonVisit.visited_on < next_month(month),
+                )
+                .group_by(KeyPersonVisit.key_person_id)
+            )
+            for kp_id, count in rows.all():
+                counts[(kp_id, month)] = int(count)
+        wanted: dict[str, tuple[int, date, str]] = {}
+        for kp_id, tier, enrolled_at in people:
+            enrolled = as_utc(enrolled_at).astimezone(domain.zone).date()
             for month, step in due:
                 if enrolled >= month:
                     continue  # enrolled during (or after) that month: not counted
-                done = await visits_between(session, kp_id, month, next_month(month))
-                if done >= quota:
-                    continue
-                period = f"{month:%Y-%m}"
-                data = {"period": period, "step": step, "visits": done, "quota": quota}
-                if await _step_once(
-                    ctx, key_person, "visits_short", f"kpv:{kp_id}:{period}:{step}", data
-                ):
-                    await ctx.publish(VisitsShort(key_person, period, step, done, quota, now))
-                    tally.done[step] += 1
-    return tally
+                if counts.get((kp_id, month), 0) < policy.quota(tier):
+                    wanted[f"kpv:{kp_id}:{month:%Y-%m}:{step}"] = (kp_id, month, step)
+        keys = list(wanted)
+        for start in range(0, len(keys), 500):
+            taken = await session.scalars(
+                select(KeyPersonEvent.dedupe_key).where(
+                    KeyPersonEvent.dedupe_key.in_(keys[start : start + 500])
+                )
+            )
+            for key in taken.all():
+                wanted.pop(str(key), None)
+        found = sorted(wanted.values(), key=lambda item: (item[0], item[1], item[2]))
+    return found
 
 
 # -- the quarterly re-assessment ---------------------------------------------------------------
