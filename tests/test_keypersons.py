@@ -428,3 +428,21 @@ async def enrol_directly(
             ),
         )
         return kp.id
+
+
+async def test_doctor_names_a_key_person_whose_only_worker_left(services: Services) -> None:
+    from dispatch.health import check
+    from dispatch.staff import disable
+
+    staff = await office(services)
+    kp_id = await enrol_directly(services, staff)
+    async with services.sessions() as session:
+        assert not [f for f in await check(session, services.clock.now()) if "key" in f.check]
+    async with services.sessions() as session, session.begin():
+        worker = await session.get_one(PersonRow, staff.worker.id)
+        await disable(services.domain.within(session), worker)
+    async with services.sessions() as session:
+        found = [f for f in await check(session, services.clock.now()) if "key" in f.check]
+    assert [(f.check, f.count, list(f.ids)) for f in found] == [
+        ("key_person_chain_broken", 1, [str(kp_id)])
+    ]
