@@ -418,6 +418,9 @@ class KeyPerson(Base):
     next_reassess_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     reassess_asked_at: Mapped[datetime | None]
     reassess_chases: Mapped[int] = mapped_column(Integer, default=0)
+    # When a closed record lost the person's name, numbers, reason and visit notes
+    # (retention, like a closed case's `redacted_at`).
+    redacted_at: Mapped[datetime | None]
     # Compare-and-set guard: two job runners never take the same step.
     version: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -446,3 +446,34 @@ async def test_doctor_names_a_key_person_whose_only_worker_left(services: Servic
     assert [(f.check, f.count, list(f.ids)) for f in found] == [
         ("key_person_chain_broken", 1, [str(kp_id)])
     ]
+
+
+async def test_a_closed_record_is_redacted_after_the_closed_case_period(
+    services: Services, person, clock: FrozenClock
+) -> None:
+    staff = await office(services)
+    kp_id = await enrol_from_status(services, person, staff)
+    async with services.sessions() as session, session.begin():
+        gw = await session.get_one(PersonRow, staff.worker.id)
+        await record_visit(
+            services.domain.within(session),
+            gw,
+            kp_id,
+            VisitDraft(date(2026, 11, 24), "电话 13912345678 联系", "情绪平稳", "console", ["f1"]),
+        )
+    clock.set(at_local(date(2027, 2, 25), 9, 20))
+    await run_job("reassess", ctx(services))
+    await staff.lead.presses(f"kr:{kp_id}:c")
+    await staff.lead.says("纠纷已化解，当事人张三丰搬走")
+    clock.set(at_local(date(2030, 2, 26), 3, 30))
+    assert "1 closed key persons redacted" in await run_job("retention", ctx(services))
+    assert "0 closed key persons redacted" in await run_job("retention", ctx(services))
+    async with services.sessions() as session:
+        kp = await session.get_one(KeyPerson, kp_id)
+        visit = await session.scalar(select(KeyPersonVisit))
+        events = list(await session.scalars(select(KeyPersonEvent)))
+    assert (kp.name, kp.id_number, kp.phone, kp.reason) == ("*", None, None, "")
+    assert kp.tier == 1 and kp.redacted_at is not None  # the facts stay
+    assert visit is not None and (visit.done, visit.photos) == ("", [])
+    assert visit.visited_on == date(2026, 11, 24)
+    assert not [e for e in events if "张三丰" in str(e.data)]

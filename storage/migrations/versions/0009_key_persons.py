@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column('next_reassess_at', UTC_TIME, nullable=False),
         sa.Column('reassess_asked_at', UTC_TIME, nullable=True),
         sa.Column('reassess_chases', sa.Integer(), nullable=False),
+        sa.Column('redacted_at', UTC_TIME, nullable=True),
         sa.Column('version', sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_key_persons_case_id_cases')),
         sa.ForeignKeyConstraint(['enrolled_by'], ['people.id'], name=op.f('fk_key_persons_enrolled_by_people')),
