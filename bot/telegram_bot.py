@@ -51,6 +51,7 @@ COMMANDS = (
     "keyperson",
     "patrol",
     "grids",
+    "keyplaces",
 )
 
 

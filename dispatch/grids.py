@@ -337,6 +337,17 @@ async def grid_lines(
     return lines
 
 
+async def may_enter_places(session: AsyncSession, person: Person, grid: Region) -> bool:
+    """The dispatchers, leaders and admins of a centre over the grid, at any level."""
+    if person.role not in CENTRE_READERS or person.disabled_at is not None:
+        return False
+    unit = await session.get(Unit, person.unit_code) if person.unit_code else None
+    if unit is None or unit.kind != "center":
+        return False
+    region = await session.get(Region, unit.region_code)
+    return region is not None and grid.path.startswith(region.path)
+
+
 async def set_key_places(session: AsyncSession, grid: str, count: int) -> GridState:
     region = await session.get(Region, grid)
     if region is None or region.level != "grid":

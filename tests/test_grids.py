@@ -218,3 +218,19 @@ def test_grading_is_half_yearly_and_the_prevention_jobs_daily() -> None:
     )
     for name, minute in (("visits", 10), ("reassess", 20), ("quotas", 30)):
         assert upcoming[name] == at_local(date(2026, 12, 2), 9, minute), name
+
+
+async def test_a_centre_enters_key_places_in_chat(services: Services) -> None:
+    desk = await make_staff(services, "desk", "dispatcher", TOWNSHIP_CENTRE)
+    far = await make_staff(services, "far", "dispatcher", "U532801101-ZZ")
+    gw = await make_staff(services, "gw", "grid_worker", VILLAGE_CENTRE, GRID)
+    await desk.says(f"/keyplaces {GRID} 4")
+    assert desk.said()[0] == "grid.places_set" and "4 处" in desk.text()
+    await far.says(f"/keyplaces {GRID} 9")  # not under 嘎洒镇
+    assert far.said()[0] == "grid.places_not_yours"
+    await desk.says("/keyplaces 四个")
+    assert desk.said()[0] == "grid.places_usage"
+    await gw.says(f"/keyplaces {GRID} 9")
+    assert gw.said()[0] == "grid.places_centre_only"
+    async with services.sessions() as session:
+        assert (await session.get_one(GridState, GRID)).key_places == 4

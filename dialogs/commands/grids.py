@@ -85,6 +85,36 @@ async def grids_list(turn: Turn, state: DialogState | None, argument: str) -> No
     await ask_again(turn, state)
 
 
+@feature.command(
+    "keyplaces",
+    help="command_help.keyplaces",
+    roles=frozenset({"dispatcher", "leader", "admin"}),
+    refusal="grid.places_centre_only",
+    takes_argument=True,
+)
+async def keyplaces(turn: Turn, state: DialogState | None, argument: str) -> None:
+    """`/keyplaces GRID N`: the key places (重点场所) a centre knows in a grid under it, an
+    indicator of the grading model."""
+    code, _, count = argument.partition(" ")
+    count = count.strip()
+    if not code or not count.isdigit() or int(count) > 999:
+        turn.say("grid.places_usage")
+        await ask_again(turn, state)
+        return
+    grid = await turn.session.get(Region, code[:40])
+    if (
+        grid is None
+        or grid.level != "grid"
+        or not await grids.may_enter_places(turn.session, turn.person, grid)
+    ):
+        turn.say("grid.places_not_yours", grid=code[:40])
+        await ask_again(turn, state)
+        return
+    await grids.set_key_places(turn.session, grid.code, int(count))
+    turn.say("grid.places_set", grid=grid.name, count=int(count))
+    await ask_again(turn, state)
+
+
 @feature.button(GridGrade)
 async def on_grade(turn: Turn, state: DialogState | None, payload: GridGrade) -> None:
     try:
