@@ -14,6 +14,8 @@ from dispatch import notifications
 from dispatch.classify import Classifier
 from dispatch.clock import Clock
 from dispatch.context import Domain
+from dispatch.grids import GridModel, default_grid_model
+from dispatch.keyperson_policy import KeyPersonPolicy, default_keyperson_policy
 from dispatch.limits import MessageLimiter
 from dispatch.points import PointRules, default_rules
 from dispatch.policy import Policy, default_policy
@@ -29,6 +31,8 @@ def build_domain(
     policy: Policy | None = None,
     rules: PointRules | None = None,
     retention: RetentionPolicy | None = None,
+    keypersons: KeyPersonPolicy | None = None,
+    grids: GridModel | None = None,
 ) -> Domain:
     """The domain's long-lived parts: the shipped SLA policy, points rules and retention
     policy unless given, notices through dispatch.notifications, charts drawn with
@@ -41,6 +45,8 @@ def build_domain(
         notify=notifications.handle,
         charts=MatplotlibCharts(),
         retention=retention if retention is not None else default_retention(),
+        keypersons=keypersons if keypersons is not None else default_keyperson_policy(),
+        grids=grids if grids is not None else default_grid_model(),
     )
 
 

@@ -46,6 +46,12 @@ COMMANDS = (
     "ranking",
     "digest",
     "link",
+    "visit",
+    "keypersons",
+    "keyperson",
+    "patrol",
+    "grids",
+    "keyplaces",
 )
 
 

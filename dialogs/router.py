@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from dialogs import conversation
 from dialogs.base import Answer, Services, Turn
-from dialogs.commands import ButtonHandler, Command, citizen, leader, staff
+from dialogs.commands import ButtonHandler, Command, citizen, grids, keypersons, leader, staff
 from dialogs.conversation import ask, ask_again, back, cancel, keyboard_shown, live_state, step
 from dialogs.menu import MENU_COMMANDS, main_menu
 from dialogs.roles import is_staff
@@ -43,7 +43,13 @@ log = logging.getLogger(__name__)
 
 MAX_INBOUND = 5000  # longer than any answer we ask for; cut before it reaches a step
 
-FEATURES = (citizen.feature, staff.feature, leader.feature)
+FEATURES = (
+    citizen.feature,
+    staff.feature,
+    leader.feature,
+    keypersons.feature,
+    grids.feature,
+)
 
 
 def _commands() -> dict[str, Command]:

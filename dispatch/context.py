@@ -21,6 +21,8 @@ from dispatch.policy import Policy
 
 if TYPE_CHECKING:
     from dispatch.events import Event
+    from dispatch.grids import GridModel
+    from dispatch.keyperson_policy import KeyPersonPolicy
     from dispatch.points import PointRules
     from dispatch.retention import RetentionPolicy
 
@@ -72,6 +74,8 @@ class Domain:
     notify: Notify
     charts: ChartRenderer
     retention: RetentionPolicy  # dispatch/data/retention.yaml, applied by the retention job
+    keypersons: KeyPersonPolicy  # dispatch/data/keypersons.yaml: visits, ladder, risk words
+    grids: GridModel  # dispatch/data/grids.yaml: indicators' weights, thresholds, quotas
 
     def within(self, session: AsyncSession) -> Ctx:
         return Ctx(self, session)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import outbox, points, stats
+from dispatch import grids, keypersons, outbox, points, stats
 from dispatch.context import Ctx, DailyChart, DailyPoint, Domain
 from dispatch.messages import Reply, t
 from dispatch.org import jurisdiction_path
@@ -104,8 +104,21 @@ async def digest_reply(
         "sat_change": _signed(report.change("satisfaction"), rate=True),
         "answered": now.followups_answered,
     }
+    if span == "month":
+        params["prevention"] = await _prevention(ctx, path, day.replace(day=1))
     chart = await _chart(ctx, leader, path, region.name, day)
     return Reply(f"digest.{span}", params, media=(chart,))
+
+
+async def _prevention(ctx: Ctx, path: str, month: date) -> dict[str, Any]:
+    """The month's graded grids and key persons (counts only): 网格分级分类, 包保帮扶."""
+    grid = await grids.month_figures(ctx.session, ctx.domain, path, month)
+    kept = await keypersons.month_figures(ctx.session, ctx.domain, path, month)
+    return {
+        "$t": "digest.prevention",
+        **{f"grid_{k}": v for k, v in grid.items()},
+        **{f"kp_{k}": v for k, v in kept.items()},
+    }
 
 
 async def _unit_name(session: AsyncSession, code: str | None) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dispatch.routing import Target
-from storage.models import Case, CaseOffer, Person, Region, Unit
+from storage.models import Case, CaseOffer, KeyPerson, KeyPersonVisit, Person, Region, Unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +182,84 @@ class FollowUpAsked:
     case: Case
 
 
-Event = (
+# Key persons (重点人员包保帮扶, dispatch/keypersons.py): not about a case, so
+# dispatch.notifications hands them to dispatch/keyperson_notices.py.
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPersonEnrolled:
+    """A person was moved into assistance; `chain` is (role, person) for each on the chain,
+    `case` the case they came from, if any."""
+
+    key_person: KeyPerson
+    chain: list[tuple[str, Person]]
+    case: Case | None
+
+
+@dataclass(frozen=True, slots=True)
+class VisitRisk:
+    """A visit's words carry risk signals (`flags`: threat, self_harm, petition,
+    sudden_change): an immediate alert, like a major-risk case."""
+
+    key_person: KeyPerson
+    visit: KeyPersonVisit
+    visitor: Person
+    flags: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class VisitsShort:
+    """A month (`period`, YYYY-MM) has fewer visits than the tier asks: `step` is remind
+    (the workers), urge (催办, the lead) or leader (the month ended short)."""
+
+    key_person: KeyPerson
+    period: str
+    step: str
+    visits: int
+    quota: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReassessAsked:
+    """The quarterly re-assessment is asked of the chain's lead (`chase` 0), or asked again
+    because nobody answered (`chase` 1, 2, …: the leader is told too)."""
+
+    key_person: KeyPerson
+    chase: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPersonReassessed:
+    """The lead answered: keep, raise or lower; the tier went from `old` to `new`."""
+
+    key_person: KeyPerson
+    by: Person
+    answer: str
+    old: int
+    new: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPersonClosed:
+    """The assistance ended, with the reason given."""
+
+    key_person: KeyPerson
+    by: Person
+    reason: str
+
+
+AboutKeyPerson = (
+    KeyPersonEnrolled
+    | VisitRisk
+    | VisitsShort
+    | ReassessAsked
+    | KeyPersonReassessed
+    | KeyPersonClosed
+)
+
+AboutCase = (
     MajorRisk
     | Offered
     | Accepted
@@ -199,3 +276,5 @@ Event = (
     | SupervisionDue
     | FollowUpAsked
 )
+
+Event = AboutCase | AboutKeyPerson

@@ -1,10 +1,11 @@
 """What breaks the promise "nothing waits silently", found in the database (`pingan doctor`).
 
-Every open case must have a next step: an open offer, a running clock (`next_action_at`),
-a place in a centre's queue (which is a clock too), or a pause that its holder chose and
-explained. Every notice must be on its way: queued and due soon, or sent. Each check below
-returns the ids that break it, so monitoring can alert on a non-empty result and an operator
-can look each one up (`pingan cases show`, `pingan outbox list`).
+Every open case must have a next step: an open offer, a running clock (`next_action_at`), a
+place in a centre's queue (which is a clock too), or a pause that its holder chose and
+explained. Every key person in assistance must have a lead and a worker still on the staff.
+Every notice must be on its way: queued and due soon, or sent. Each check below returns the
+ids that break it, so monitoring can alert on a non-empty result and an operator can look
+each one up (`pingan cases show`, `pingan outbox list`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.cases import OPEN_STATES
-from storage.models import Case, CaseOffer, Identity, OutboxMessage
+from storage.models import (
+    Case,
+    CaseOffer,
+    Identity,
+    KeyPerson,
+    KeyPersonChain,
+    OutboxMessage,
+    Person,
+)
 
 # A due notice still queued after this long means no sender is draining its channel.
 STUCK_AFTER = timedelta(minutes=15)
@@ -54,6 +63,15 @@ async def check(session: AsyncSession, now: datetime) -> list[Finding]:
     reachable = exists().where(
         Identity.person_id == CaseOffer.person_id, Identity.unreachable_at.is_(None)
     )
+
+    def on_chain(role: str) -> ColumnElement[bool]:
+        return exists().where(
+            KeyPersonChain.key_person_id == KeyPerson.id,
+            KeyPersonChain.role == role,
+            KeyPersonChain.person_id == Person.id,
+            Person.disabled_at.is_(None),
+        )
+
     checks: list[tuple[str, str, Any, ColumnElement[bool]]] = [
         (
             "case_without_next_step",
@@ -108,6 +126,16 @@ async def check(session: AsyncSession, now: datetime) -> list[Finding]:
                 OutboxMessage.created_at < now - STUCK_AFTER,
                 # A notice backing off after failed tries is on its way, not stuck.
                 OutboxMessage.first_failed_at.is_(None),
+            ),
+        ),
+        (
+            "key_person_chain_broken",
+            "key persons in assistance whose chain lost its lead or every worker "
+            "(staff left: nobody visits, nobody answers the re-assessment)",
+            KeyPerson.id,
+            and_(
+                KeyPerson.status == "active",
+                or_(~on_chain("lead"), ~on_chain("worker")),
             ),
         ),
     ]

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from dispatch import digests, retention, sweep
+from dispatch import digests, grids, keypersons, retention, sweep
 from dispatch.clock import Clock
 from dispatch.context import Domain, WithDomain
 from storage.database import Sessions
@@ -77,6 +77,26 @@ async def _rankings(ctx: JobContext) -> str:
     return f"{month:%Y-%m}: {sent.summary()}"
 
 
+async def _visits(ctx: JobContext) -> str:
+    """重点人员: this month's visits against each tier's quota, up the ladder."""
+    return (await keypersons.check_visits(ctx.sessions, ctx.domain)).summary()
+
+
+async def _reassess(ctx: JobContext) -> str:
+    """重点人员: the quarterly re-assessment asked of each chain's lead, and chased."""
+    return (await keypersons.ask_reassessments(ctx.sessions, ctx.domain)).summary()
+
+
+async def _quotas(ctx: JobContext) -> str:
+    """网格: each graded grid's patrols this month against its grade's quota."""
+    return (await grids.check_quotas(ctx.sessions, ctx.domain, ctx.domain.grids)).summary()
+
+
+async def _grading(ctx: JobContext) -> str:
+    """网格: the model proposes every grid's grade; the county's dispatcher confirms."""
+    return (await grids.propose_grades(ctx.sessions, ctx.domain, ctx.domain.grids)).summary()
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -115,6 +135,30 @@ JOBS: dict[str, Job] = {
             "last month's red and black lists, on the 1st at 09:00",
             _rankings,
             ("cron", {"day": 1, "hour": 9, "minute": 0}),
+        ),
+        Job(
+            "visits",
+            "key persons' visits against the tier's monthly quota: reminder, 催办, leader; daily",
+            _visits,
+            ("cron", {"hour": 9, "minute": 10}),
+        ),
+        Job(
+            "reassess",
+            "key persons' quarterly re-assessment asked of the chain's lead, chased; daily",
+            _reassess,
+            ("cron", {"hour": 9, "minute": 20}),
+        ),
+        Job(
+            "quotas",
+            "graded grids' patrols against their grade's monthly quota (workers, township); daily",
+            _quotas,
+            ("cron", {"hour": 9, "minute": 30}),
+        ),
+        Job(
+            "grading",
+            "grid grades proposed by the model for the county's dispatcher, 1 January and 1 July",
+            _grading,
+            ("cron", {"month": "1,7", "day": 1, "hour": 8, "minute": 0}),
         ),
     )
 }

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import outbox
+from dispatch import keyperson_notices, outbox
 from dispatch.cases import local_time, place_name
 from dispatch.clock import as_utc
 from dispatch.context import Ctx
@@ -26,6 +26,9 @@ from dispatch.events import (
     Escalated,
     Event,
     FollowUpAsked,
+    KeyPersonClosed,
+    KeyPersonEnrolled,
+    KeyPersonReassessed,
     MajorRisk,
     Offered,
     OfferExpired,
@@ -34,9 +37,12 @@ from dispatch.events import (
     ProgressRequired,
     QueueChased,
     Queued,
+    ReassessAsked,
     Reminded,
     Reopened,
     SupervisionDue,
+    VisitRisk,
+    VisitsShort,
 )
 from dispatch.masking import mask_phone, mask_text
 from dispatch.messages import Button, Reply, t
@@ -55,6 +61,16 @@ from storage.models import Case, Person, Region, Unit
 Rows = tuple[tuple[Button, ...], ...]
 
 FOLLOWUP_RATINGS = ("satisfied", "basic", "dissatisfied")
+
+# Events about a key person rather than a case: dispatch/keyperson_notices.py tells them.
+KEY_PERSON_EVENTS = (
+    KeyPersonEnrolled,
+    VisitRisk,
+    VisitsShort,
+    ReassessAsked,
+    KeyPersonReassessed,
+    KeyPersonClosed,
+)
 
 
 def offer_buttons(offer_id: int) -> Rows:
@@ -121,6 +137,9 @@ async def case_card(
 
 async def handle(ctx: Ctx, event: Event) -> None:
     """Queue the notices `event` calls for (dispatch.context.Notify)."""
+    if isinstance(event, KEY_PERSON_EVENTS):
+        await keyperson_notices.handle(ctx, event)
+        return
     notices = _Notices(ctx, event.case)
     match event:
         case MajorRisk():

@@ -196,6 +196,110 @@ class StepChoice(Payload):
         return packed
 
 
+@dataclass(frozen=True, slots=True)
+class KeyPersonFromCase(Payload):
+    """Move a party of this case into assistance (a centre's dispatcher or leader).
+
+    转入包保帮扶
+    """
+
+    prefix: ClassVar[str] = "ke"
+    case_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPersonShow(Payload):
+    """Open a key person's record (need-to-know, audited)."""
+
+    prefix: ClassVar[str] = "ks"
+    key_person_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPersonVisit(Payload):
+    """Record a visit to this key person.
+
+    记录走访
+    """
+
+    prefix: ClassVar[str] = "kv"
+    key_person_id: int
+
+
+# The quarterly re-assessment's answers on the wire: k keep, r raise, l lower, c close.
+REASSESS_ANSWERS: dict[str, str] = {"k": "keep", "r": "raise", "l": "lower", "c": "close"}
+
+
+@dataclass(frozen=True, slots=True)
+class Reassess(Payload):
+    """The chain's lead answers the quarterly re-assessment.
+
+    一季度一评估
+    """
+
+    prefix: ClassVar[str] = "kr"
+    key_person_id: int
+    answer: str
+
+    @classmethod
+    def of(cls, key_person_id: int, answer: str) -> Reassess:
+        code = next(code for code, name in REASSESS_ANSWERS.items() if name == answer)
+        return cls(key_person_id, code)
+
+    @property
+    def answer_name(self) -> str:
+        return REASSESS_ANSWERS[self.answer]
+
+    def valid(self) -> bool:
+        return self.answer in REASSESS_ANSWERS
+
+
+GRID_GRADES: dict[str, str] = {"k": "key", "c": "concern", "n": "normal"}
+
+
+def _grid_code(code: str) -> bool:
+    return code.isascii() and code.isalnum() and len(code) <= 40
+
+
+@dataclass(frozen=True, slots=True)
+class GridGrade(Payload):
+    """The county's dispatcher sets a grid's grade (confirming the proposal or not):
+    k 重点, c 关注, n 常态.
+
+    网格分级
+    """
+
+    prefix: ClassVar[str] = "gg"
+    region_code: str
+    grade: str
+
+    @classmethod
+    def of(cls, region_code: str, grade: str) -> GridGrade:
+        code = next(code for code, name in GRID_GRADES.items() if name == grade)
+        return cls(region_code, code)
+
+    @property
+    def grade_name(self) -> str:
+        return GRID_GRADES[self.grade]
+
+    def valid(self) -> bool:
+        return self.grade in GRID_GRADES and _grid_code(self.region_code)
+
+
+@dataclass(frozen=True, slots=True)
+class PatrolReport(Payload):
+    """Report a dispute found on patrol, the place filled in with the grid.
+
+    巡查发现纠纷
+    """
+
+    prefix: ClassVar[str] = "pr"
+    region_code: str
+
+    def valid(self) -> bool:
+        return _grid_code(self.region_code)
+
+
 KINDS: tuple[type[Payload], ...] = (
     Accept,
     Decline,
@@ -207,6 +311,12 @@ KINDS: tuple[type[Payload], ...] = (
     FollowUp,
     Menu,
     Nav,
+    KeyPersonFromCase,
+    KeyPersonShow,
+    KeyPersonVisit,
+    Reassess,
+    GridGrade,
+    PatrolReport,
 )
 _BY_PREFIX = {kind.prefix: kind for kind in KINDS}
 

@@ -88,6 +88,8 @@ RULES: Final = (
     "overdue",
     "escalated_for_delay",
     "reopened_dissatisfied",
+    "patrol_quota_met",
+    "patrol_quota_missed",
 )
 
 MAX_DEDUPE_KEY: Final = 128  # PointsEntry.dedupe_key is String(128)
@@ -431,6 +433,8 @@ class _RuleTable(DataModel):
     overdue: _Rule
     escalated_for_delay: _Rule
     reopened_dissatisfied: _Rule
+    patrol_quota_met: _Rule
+    patrol_quota_missed: _Rule
 
     @classmethod
     def unknown_key_message(cls, key: object) -> str:

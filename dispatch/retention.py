@@ -49,6 +49,9 @@ from storage.models import (
     DialogState,
     Identity,
     Invite,
+    KeyPerson,
+    KeyPersonEvent,
+    KeyPersonVisit,
     OutboxMessage,
     Person,
     PrivacyRecord,
@@ -330,7 +333,8 @@ class RetentionRun:
         d = self.done
         return (
             f"{d['dialogs']} dialogs deleted, {d['cases']} closed cases redacted, "
-            f"{d['notices']} notices redacted, {d['citizens']} inactive citizens forgotten"
+            f"{d['notices']} notices redacted, {d['key_persons']} closed key persons redacted, "
+            f"{d['citizens']} inactive citizens forgotten"
         )
 
 
@@ -427,7 +431,59 @@ async def apply_retention(sessions: Sessions, domain: Domain) -> RetentionRun:
     run.done["dialogs"] = await _delete_dialogs(sessions, policy.dialogs.before(now))
     run.done["cases"] = await _redact_closed_cases(sessions, clock, policy.closed_cases.before(now))
     run.done["notices"] = await _redact_old_notices(sessions, policy.notices.before(now))
+    run.done["key_persons"] = await _redact_closed_key_persons(
+        sessions, clock, policy.closed_cases.before(now)
+    )
     run.done["citizens"] = await _forget_inactive(
         sessions, clock, policy.inactive_citizens.before(now)
     )
     return run
+
+
+async def _redact_closed_key_persons(sessions: Sessions, clock: Clock, cutoff: datetime) -> int:
+    """A key person's assistance closed before `cutoff` (the closed-case period) keeps its
+    facts (tier, place, dates, chain, how many visits and when, risk kinds) and loses the
+    name, ID and phone numbers, the reason, the visits' notes, photos and places, and the
+    close reason in its events. Once per record (`redacted_at`)."""
+    async with sessions.read() as session:
+        ids = list(
+            (
+                await session.scalars(
+                    select(KeyPerson.id).where(
+                        KeyPerson.status == "closed",
+                        KeyPerson.closed_at < cutoff,
+                        KeyPerson.redacted_at.is_(None),
+                    )
+                )
+            ).all()
+        )
+    done = 0
+    for kp_id in ids:
+        async with sessions() as session, session.begin():
+            changed = await session.execute(
+                update(KeyPerson)
+                .where(KeyPerson.id == kp_id, KeyPerson.redacted_at.is_(None))
+                .values(
+                    name="*",
+                    id_number=None,
+                    phone=None,
+                    reason="",
+                    redacted_at=clock.now(),
+                    version=KeyPerson.version + 1,
+                )
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                continue  # another run took it
+            await session.execute(
+                update(KeyPersonVisit)
+                .where(KeyPersonVisit.key_person_id == kp_id)
+                .values(done="", situation="", photos=[], latitude=None, longitude=None)
+            )
+            for event in await session.scalars(
+                select(KeyPersonEvent).where(
+                    KeyPersonEvent.key_person_id == kp_id, KeyPersonEvent.kind == "close"
+                )
+            ):
+                event.data = {k: v for k, v in (event.data or {}).items() if k != "reason"}
+            done += 1
+    return done

@@ -6,13 +6,14 @@ Times are stored as UTC. Columns that a sweep or a lookup filters on carry an in
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -385,3 +386,151 @@ class AccessToken(Base):
     app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     token: Mapped[str] = mapped_column(String(600))
     expires_at: Mapped[datetime]
+
+
+class KeyPerson(Base):
+    """A person in assistance (重点人员包保帮扶): the most sensitive record the system holds.
+
+    Name, ID and phone are stored whole, like a case's personal data, and shown whole only
+    on the record itself to those who may read it (dispatch/keypersons.may_read); every list
+    and digest masks them.
+    """
+
+    __tablename__ = "key_persons"
+    __table_args__ = (Index("ix_key_persons_status_tier", "status", "tier"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    id_number: Mapped[str | None] = mapped_column(String(32))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    # A copy of the region's path: reads are need-to-know by a prefix test, as for cases.
+    region_path: Mapped[str] = mapped_column(String(400), index=True)
+    tier: Mapped[int] = mapped_column(Integer)  # 1 帮扶一类 (closest watch) … 3
+    reason: Mapped[str] = mapped_column(String(500))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active | closed
+    enrolled_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    enrolled_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    # The quarterly re-assessment: when the reassess job acts next (ask, or chase an
+    # unanswered question), and whether a question is waiting for the chain's lead.
+    next_reassess_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    reassess_asked_at: Mapped[datetime | None]
+    reassess_chases: Mapped[int] = mapped_column(Integer, default=0)
+    # When a closed record lost the person's name, numbers, reason and visit notes
+    # (retention, like a closed case's `redacted_at`).
+    redacted_at: Mapped[datetime | None]
+    # Compare-and-set guard: two job runners never take the same step.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class KeyPersonChain(Base):
+    """The 1+1+N responsibility chain: a leader, a lead (station or department) and workers."""
+
+    __tablename__ = "key_person_chain"
+    __table_args__ = (UniqueConstraint("key_person_id", "role", "person_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key_person_id: Mapped[int] = mapped_column(ForeignKey("key_persons.id"), index=True)
+    role: Mapped[str] = mapped_column(String(8))  # leader | lead | worker
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+
+
+class KeyPersonVisit(Base):
+    """One visit (走访) by someone on the chain: the monthly measure."""
+
+    __tablename__ = "key_person_visits"
+    __table_args__ = (Index("ix_key_person_visits_person_on", "key_person_id", "visited_on"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key_person_id: Mapped[int] = mapped_column(ForeignKey("key_persons.id"))
+    visitor_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    visited_on: Mapped[date] = mapped_column(Date)
+    done: Mapped[str] = mapped_column(String(500))
+    situation: Mapped[str] = mapped_column(String(500))
+    channel: Mapped[str] = mapped_column(String(16))
+    photos: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    risk_flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    at: Mapped[datetime]
+
+
+class KeyPersonEvent(Base):
+    """Append-only trail of a key person's assistance: enrol, tier change, re-assessment
+    asked and answered, visit ladder steps, close. `dedupe_key` makes a job's step once-only
+    (two runners, a replay)."""
+
+    __tablename__ = "key_person_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key_person_id: Mapped[int] = mapped_column(ForeignKey("key_persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime]
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dedupe_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+
+
+class KeyPersonRead(Base):
+    """Every read of a key person's record: who (NULL: the operator at the CLI), through
+    what (`via`: chat, cli), when."""
+
+    __tablename__ = "key_person_reads"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key_person_id: Mapped[int] = mapped_column(ForeignKey("key_persons.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    via: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime]
+
+
+class GridState(Base):
+    """A grid's grade (网格分级分类: key 重点, concern 关注, normal 常态), the key places a
+    centre entered for it, and the grading job's proposal waiting for the county's
+    dispatcher."""
+
+    __tablename__ = "grid_states"
+
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), primary_key=True)
+    grade: Mapped[str] = mapped_column(String(8), default="normal")
+    key_places: Mapped[int] = mapped_column(Integer, default=0)
+    graded_at: Mapped[datetime | None]
+    proposed_grade: Mapped[str | None] = mapped_column(String(8))
+    proposed_score: Mapped[float | None]
+    proposed_at: Mapped[datetime | None]
+    proposal: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # indicator values
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class GridGradeChange(Base):
+    """The grade history: every confirmed (or changed) proposal, with the figures behind it."""
+
+    __tablename__ = "grid_grade_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"), index=True)
+    grade: Mapped[str] = mapped_column(String(8))
+    previous: Mapped[str] = mapped_column(String(8))
+    proposed: Mapped[str | None] = mapped_column(String(8))
+    score: Mapped[float | None]
+    indicators: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime]
+
+
+class GridPatrol(Base):
+    """A patrol or rectification (巡查/整治) of a grid, recorded by its grid worker."""
+
+    __tablename__ = "grid_patrols"
+    __table_args__ = (Index("ix_grid_patrols_region_at", "region_code", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # patrol | rectify
+    done: Mapped[str] = mapped_column(String(500))
+    found: Mapped[str] = mapped_column(String(500))
+    photos: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    at: Mapped[datetime]

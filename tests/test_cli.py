@@ -653,3 +653,62 @@ def test_click_errors_have_our_prefix(args: list[str]) -> None:
     result = pingan(*args)
     assert result.exit_code == 2
     assert "error: " in result.stderr and "Error:" not in result.stderr, result.stderr
+
+
+# key persons ----------------------------------------------------------------------------------
+
+
+def test_keypersons_list_is_masked_filtered_and_audited(db: str, classifier: Classifier) -> None:
+    from storage.models import KeyPersonRead
+    from tests.test_keypersons import enrol_directly, office
+
+    ok("init", "--demo")
+
+    async def enrol_two(sessions: Any) -> None:
+        services = services_for(sessions, classifier)
+        staff = await office(services)
+        await enrol_directly(services, staff, tier=1, name="王五")
+        await enrol_directly(services, staff, tier=3, name="赵六六")
+
+    _in_db(db, enrol_two)
+    shown = ok("keypersons", "list").stdout
+    assert "K1\t王*\t帮扶一类\t曼听社区第1网格\t0/4" in shown, shown
+    assert "K2\t赵**\t帮扶三类" in shown and "王五" not in shown and "赵六六" not in shown
+    rows = json.loads(ok("keypersons", "list", "--tier", "3", "--json").stdout)
+    assert [(r["ref"], r["name"], r["quota"]) for r in rows] == [("K2", "赵**", 1)]
+    assert ok("keypersons", "list", "--region", "532801101").stdout.strip() == "no key persons"
+    assert len(json.loads(ok("keypersons", "list", "--region", "532801001", "--json").stdout)) == 2
+    # Every listing is a read: 2 + 1 + 2 records shown.
+    assert count(db, KeyPersonRead) == 5
+    assert pingan("keypersons", "list", "--tier", "4").exit_code == 2
+
+
+def test_jobs_run_visits_and_reassess_as_of_a_given_time(db: str, classifier: Classifier) -> None:
+    from tests.test_keypersons import enrol_directly, office
+
+    ok("init", "--demo")
+
+    async def enrol_one(sessions: Any) -> None:
+        services = services_for(sessions, classifier)
+        await enrol_directly(services, await office(services))
+
+    _in_db(db, enrol_one)
+    assert "nothing due" in ok("jobs", "run", "visits", "--at", "2026-12-19T09:10").stdout
+    assert "remind 1" in ok("jobs", "run", "visits", "--at", "2026-12-20T09:10").stdout
+    assert "nothing due" in ok("jobs", "run", "visits", "--at", "2026-12-21T09:10").stdout
+    assert "asked 1" in ok("jobs", "run", "reassess", "--at", "2027-02-25T09:20").stdout
+    assert "chased 1" in ok("jobs", "run", "reassess", "--at", "2027-03-04T09:20").stdout
+
+
+def test_grids_list_and_key_places(db: str) -> None:
+    ok("init", "--demo")
+    assert ok("grids", "places", "532801001001G01", "3").stdout.strip().endswith("3 key places")
+    shown = ok("grids", "list", "--region", "532801001001").stdout
+    assert "532801001001G01\t曼听社区第1网格\t常态网格\t6\t0/0\tkey_places=3" in shown, shown
+    assert len(shown.splitlines()) == 2
+    assert ok("grids", "list", "--grade", "key").stdout.strip() == "no grids"
+    assert "kept" in ok("jobs", "run", "grading", "--at", "2027-01-01T08:00").stdout
+    rows = json.loads(ok("grids", "list", "--region", "532801001001G01", "--json").stdout)
+    assert rows[0]["indicators"]["key_places"] == 3 and rows[0]["score"] == 6.0
+    result = pingan("grids", "places", "NOPE", "1")
+    assert result.exit_code == 1 and "no grid 'NOPE'" in result.stderr

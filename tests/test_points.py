@@ -106,6 +106,8 @@ def test_the_shipped_rules() -> None:
         "overdue": -3,
         "escalated_for_delay": -5,
         "reopened_dissatisfied": -5,
+        "patrol_quota_met": 2,
+        "patrol_quota_missed": -2,
     }
     assert set(RULES_FILE.descriptions) == set(RULES)
     assert (RULES_FILE.top, RULES_FILE.bottom) == (3, 3)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @main.group()
 def jobs() -> None:
-    """Scheduled jobs: the sweep, follow-ups, daily reports, rankings."""
+    """Scheduled jobs: the sweep, follow-ups, daily reports, rankings, key persons."""
 
 
 @jobs.command("list")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from dialogs.base import Turn
 from dialogs.commands import Feature
+from dialogs.commands.keypersons import enrol_button
 from dialogs.commands.staff import tasks
 from dialogs.conversation import ask, ask_again, back, cancel, start_dialog, step
 from dialogs.followup_dialog import FOLLOWUP
@@ -17,6 +18,7 @@ from dialogs.report_dialog import CITIZEN_REPORT, STAFF_REPORT, report_start_dat
 from dialogs.roles import is_leader, is_staff
 from dialogs.steps import ArgumentStep, Choice, Dialog, matched_choice
 from dispatch import cases
+from dispatch.keypersons import FROM_CASE_ROLES
 from dispatch.messages import Button, t
 from dispatch.notifications import FOLLOWUP_RATINGS, case_card, handler_buttons
 from dispatch.payloads import FollowUp, Supervise
@@ -185,6 +187,9 @@ async def show_status(turn: Turn, number: str) -> None:
         buttons = handler_buttons(case.id)
     elif is_leader(turn.person) and case.status in cases.OPEN_STATES and case.supervised_by is None:
         buttons = ((Button("button.supervise", Supervise(case.id).pack()),),)
+    if turn.person.role in FROM_CASE_ROLES:
+        # A centre moves a party of a dispute that may end in harm into assistance.
+        buttons = (*buttons, (enrol_button(case.id),))
     if case.paused_at is not None:
         card["timeline"] = [
             {"$t": "status.paused", "reason": case.pause_reason or "-"},

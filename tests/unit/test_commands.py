@@ -159,4 +159,8 @@ def test_every_dialog_is_registered_by_name() -> None:
         "followup",
         "bind",
         "status",
+        "keyperson_enrol",
+        "keyperson_visit",
+        "keyperson_close",
+        "patrol",
     }
