@@ -141,8 +141,10 @@ async def test_a_visit_with_numbered_answers_on_wechat_alerts_the_leader(
         )
         asked = await worker.says("走访")
         assert "1. K1 王*（帮扶一类）" in asked, asked
-        assert "走访日期" in await worker.says("1")
-        assert "做了什么" in await worker.says("1")  # 今天
+        asked = await worker.says("1")
+        # A question answered in words: its shortcuts are named, not numbered, on WeChat.
+        assert "走访日期？回复“今天”“昨天”" in asked and "1." not in asked, asked
+        assert "做了什么" in await worker.says("今天")
         assert "现在的情况" in await worker.says("送米送油，讲解政策")
         assert "照片" in await worker.says("他说不想活了，要去北京上访")
         assert "定位" in await worker.says("1")  # 完成
