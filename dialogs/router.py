@@ -153,10 +153,13 @@ async def _unit_of_work(services: Services, inbound: Inbound, locale: str, who: 
         services.limiter.learn(who, is_staff(person))
         turn = Turn(services, session, person, identity, inbound)
         # Notices parked while the platform would take nothing (WeChat's 48-hour
-        # window) go out now that the person has written again.
-        waiting = await outbox.release_waiting(session, services.clock, person.id)
-        if waiting:
-            turn.say("notice.waiting", count=waiting)
+        # window) go out now that the person has written again there. Only such a channel
+        # parks notices, and only a message on it opens its window: on any other channel
+        # the UPDATE would find nothing, one statement per message for nothing.
+        if inbound.channel in outbox.PARKING_CHANNELS:
+            waiting = await outbox.release_waiting(session, services.clock, person.id)
+            if waiting:
+                turn.say("notice.waiting", count=waiting)
         await _route(turn)
         replies = turn.replies
         if key is not None and any(r.text_key in MUST_ARRIVE for r in replies):

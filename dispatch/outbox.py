@@ -616,6 +616,11 @@ async def notice_info(session: AsyncSession, notice_id: int) -> NoticeInfo | Non
     return NoticeInfo(row.purpose, row.number) if row is not None else None
 
 
+# The channels whose transport parks notices (DeliveryWaiting: WeChat's 48-hour window) until
+# the person writes there again.
+PARKING_CHANNELS = frozenset({"wechat"})
+
+
 async def park(
     session: AsyncSession, notice_id: int, reason: str, at: datetime | None = None
 ) -> None:

@@ -142,7 +142,7 @@ async def _run_on(engine: Any, users: int, profile: str | None) -> dict[str, Any
     failures: list[str] = []
     numbers: dict[int, str] = {}
     talks: list[Conversation] = []
-    async with running_bot(services) as tg:
+    async with running_bot(services, like_run=True) as tg:
         fake = tg.fake
         mediator = Conversation(fake, MEDIATOR)
         await mediator.says("bind", f"/bind {invite.code}", EXPECT_BOUND)
