@@ -350,6 +350,9 @@ async def serve(
             )
             if ready is not None:
                 ready.set()
+            if serves_web:
+                # jieba's dictionary (a deferred one) is built now, in a thread: after ready.
+                services.classifier.warm_up()
             await stop.wait()
             if bot is not None and dispatcher is not None and settings.public_url is None:
                 # Polling may not have started yet (Telegram unreachable since start-up).

@@ -50,7 +50,7 @@ def run(role: str, take_over_webhook: bool) -> None:
     async def go() -> None:
         # open_app reaches the database first, so that the OSError below can only be about
         # listening.
-        async with open_app(settings) as app:
+        async with open_app(settings, deferred_dictionary=True) as app:
             await serve(app, role=role, take_over_webhook=take_over_webhook)  # type: ignore[arg-type]
 
     try:
