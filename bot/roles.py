@@ -35,14 +35,16 @@ from typing import Any, Literal, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from dispatch.outbox import NOTIFY_CHANNEL
+
 log = logging.getLogger(__name__)
 
 Role = Literal["web", "worker", "all"]
 ROLES: tuple[Role, ...] = ("web", "worker", "all")
 WORKER_LOCK = "pingan:worker"
-# Web processes NOTIFY this channel when a unit of work queued a notice (dispatch/outbox.py);
-# the active worker LISTENs on its lock connection and wakes its senders.
-OUTBOX_CHANNEL = "pingan_outbox"
+# A unit of work that queued a notice NOTIFYs this channel (dispatch/outbox.py); the active
+# worker LISTENs on its lock connection and wakes its senders.
+OUTBOX_CHANNEL = NOTIFY_CHANNEL
 
 
 class RoleRefused(Exception):
