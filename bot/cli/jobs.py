@@ -45,10 +45,11 @@ def jobs_list() -> None:
             if ran is not None:
                 # When it really ran; a run replayed with --at says the time it ran as.
                 replayed = f" (as of {when(ran.as_of, settings.zone)})" if ran.as_of else ""
-                by = f" by {ran.ran_by}" if ran.ran_by else ""
+                # Which process ran it: with several on one database, the active worker.
+                by = f" (by {ran.ran_by})" if ran.ran_by else ""
                 click.echo(
                     f"          last: {when(ran.last_run_at, settings.zone, seconds=True)}"
-                    f"{replayed}{by} — {ran.last_result}"
+                    f"{replayed} — {ran.last_result}{by}"
                 )
             else:
                 click.echo("          last: never")
