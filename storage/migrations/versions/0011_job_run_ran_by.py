@@ -1,13 +1,13 @@
 """job runs: which process ran each job (ran_by, host:pid), now that several `pingan run`
-processes may share one database and one of them holds the worker role (revision 0009,
-after 0008; 2026-12-01)."""
+processes may share one database and one of them holds the worker role (revision 0011,
+after 0010; 2026-12-01)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0009'
-down_revision: str | None = '0008'
+revision: str = '0011'
+down_revision: str | None = '0010'
 
 
 def upgrade() -> None:
