@@ -61,13 +61,19 @@ class App:
 
 
 def build(
-    settings: Settings, *, clock: Clock | None = None, classifier: Classifier | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    classifier: Classifier | None = None,
+    deferred_dictionary: bool = False,
 ) -> App:
+    """`deferred_dictionary`: the classifier's jieba dictionary is built once
+    `classifier.warm_up()` is called (by `pingan run`, after it reports ready)."""
     engine = create_engine(settings.database_url)
     services = Services(
         sessions=session_factory(engine),
         domain=build_domain(clock or SystemClock(), settings.zone),
-        classifier=classifier or Classifier.load(),
+        classifier=classifier or Classifier.load(deferred=deferred_dictionary),
         default_locale=settings.default_locale,
         limiter=MessageLimiter(settings.messages_per_minute),
         reports_per_day=settings.reports_per_day,

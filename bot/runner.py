@@ -26,6 +26,18 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 from bot.app import App
+from bot.roles import (
+    OUTBOX_CHANNEL,
+    WORKER_LOCK,
+    AdvisoryLock,
+    ProcessLock,
+    Role,
+    RoleRefused,
+    RoleStatus,
+    hold_worker,
+    lock_for,
+    polling_lock_name,
+)
 from bot.scheduler import build_scheduler
 from bot.telegram_bot import make_bot, make_dispatcher, poll, publish_commands
 from bot.wechat_wiring import wechat_channel
@@ -77,6 +89,10 @@ async def _until_done(
     return False
 
 
+class WebhookInUse(Exception):
+    """Telegram delivers this bot's updates to a webhook; polling would take it away."""
+
+
 async def _telegram(
     bot: Bot,
     dispatcher: Dispatcher,
@@ -84,16 +100,36 @@ async def _telegram(
     webhook_url: str | None,
     secret: str | None,
     stop: asyncio.Event,
+    take_over_webhook: bool = False,
 ) -> None:
     """Telegram's own set-up, then polling: retried in the background while Telegram cannot
     be reached, so that a start during an outage still sends notices on the other channels
-    and serves the webhook and /healthz."""
+    and serves the webhook and /healthz.
+
+    Polling (the caller holds the polling lock, bot/roles.py) refuses to remove a webhook
+    that is set: sibling web processes may be serving it, and deleting it would silently take
+    their updates (`take_over_webhook` says the operator means it)."""
     await _until_done("publishing the command list", lambda: publish_commands(bot, locale), stop)
     if webhook_url is not None:
         await _until_done(
             "setting the webhook", lambda: bot.set_webhook(webhook_url, secret_token=secret), stop
         )
-    elif await _until_done("removing the webhook", bot.delete_webhook, stop):
+        return
+    found: list[str] = []
+
+    async def webhook_set() -> None:
+        found.append((await bot.get_webhook_info()).url)
+
+    if not await _until_done("asking Telegram for the webhook", webhook_set, stop):
+        return
+    if found and found[0] and not take_over_webhook:
+        raise WebhookInUse(
+            "Telegram delivers this bot's updates to a webhook (set by a `pingan run` with"
+            " PINGAN_PUBLIC_URL); polling would remove it from the processes serving it."
+            " Set PINGAN_PUBLIC_URL here too, or run `pingan run --take-over-webhook` to"
+            " remove the webhook and poll"
+        )
+    if await _until_done("removing the webhook", bot.delete_webhook, stop):
         await poll(dispatcher, bot)
 
 
@@ -125,6 +161,7 @@ def web_app(
     dispatcher: Dispatcher | None = None,
     bot: Bot | None = None,
     secret: str | None = None,
+    status: RoleStatus | None = None,
 ) -> web.Application:
     """/healthz, and in webhook mode the Telegram webhook (checked against the secret header)."""
 
@@ -134,7 +171,9 @@ def web_app(
                 await session.execute(text("SELECT 1"))
         except Exception as exc:  # the probe must answer, whatever broke
             return web.json_response({"status": "error", "database": repr(exc)[:200]}, status=503)
-        return web.json_response({"status": "ok", "mode": mode})
+        # role, and whether this process is the active worker or a standby.
+        about = status.as_json() if status is not None else {}
+        return web.json_response({"status": "ok", "mode": mode, **about})
 
     # Telegram updates are a few KB; refuse anything much larger before parsing it.
     application = web.Application(
@@ -154,10 +193,18 @@ def web_app(
 
 
 async def serve(
-    app: App, stop: asyncio.Event | None = None, ready: asyncio.Event | None = None
+    app: App,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Event | None = None,
+    *,
+    role: Role = "all",
+    take_over_webhook: bool = False,
+    standby_retry: float = 5.0,
 ) -> None:
-    """Run until `stop` is set (or SIGINT/SIGTERM): the channels that are configured
-    (Telegram, WeChat, or both), their notice senders, the HTTP server and the scheduler."""
+    """Run until `stop` is set (or SIGINT/SIGTERM), in `role` (bot/roles.py): `web` serves
+    the configured channels' inbound side (the Telegram webhook or polling, the WeChat
+    callback) and /healthz; `worker` runs the notice senders and the scheduler while it holds
+    the worker lock; `all` does both."""
     settings = app.settings
     settings.require_channel()
     await check_schema(app)
@@ -166,44 +213,92 @@ async def serve(
     policy = services.policy
     hours = policy.quiet
     quiet = (lambda at: hours.holds(at, services.zone)) if hours is not None else None
+    serves_web, works = role in ("web", "all"), role in ("worker", "all")
+    status = RoleStatus(role)
     senders: list[OutboxSender] = []
 
     def wake_senders() -> None:
         for sender in senders:
             sender.wake()
 
+    # A unit of work that queued a notice wakes this process's senders after its commit
+    # (storage.database.Sessions); other processes hear of it by NOTIFY (bot/roles.py).
+    services.sessions.on_queued = wake_senders
+    locks: list[ProcessLock] = []
+    worker_lock = polling_lock = None
+    if works:
+        worker_lock = lock_for(app.engine, WORKER_LOCK)
+        locks.append(worker_lock)
+        # SQLite does not wait for the role: refuse before listening on a port.
+        if not worker_lock.waits and not await worker_lock.try_acquire():
+            raise RoleRefused(_sqlite_refusal(worker_lock))
+        if isinstance(worker_lock, AdvisoryLock):
+            await worker_lock.listen(OUTBOX_CHANNEL, wake_senders)
+
     bot = dispatcher = None
     mode = "off"
     if settings.telegram_token is not None:
-        bot = make_bot(settings.telegram_token.get_secret_value(), str(settings.telegram_api_base))
-        senders.append(
-            OutboxSender(
-                services.sessions,
-                services.clock,
-                TelegramTransport(bot),
-                default_locale=settings.default_locale,
-                quiet=quiet,
-                **settings.sender_options(),
+        token = settings.telegram_token.get_secret_value()
+        bot = make_bot(token, str(settings.telegram_api_base))
+        if works:
+            senders.append(
+                OutboxSender(
+                    services.sessions,
+                    services.clock,
+                    TelegramTransport(bot),
+                    default_locale=settings.default_locale,
+                    quiet=quiet,
+                    **settings.sender_options(),
+                )
             )
-        )
         mode = "webhook" if settings.public_url else "polling"
-        dispatcher = make_dispatcher(services, wake_senders, webhook=mode == "webhook")
+        if serves_web:
+            dispatcher = make_dispatcher(services, webhook=mode == "webhook")
+            if mode == "polling":
+                polling_lock = lock_for(app.engine, polling_lock_name(token))
+                locks.append(polling_lock)
+                if not await polling_lock.try_acquire():
+                    await _release(locks)
+                    raise RoleRefused(
+                        f"{polling_lock.holder()} already polls Telegram for this bot (the"
+                        " polling lock is held in the database); run one polling process, or"
+                        " set PINGAN_PUBLIC_URL to receive updates by webhook in several"
+                    )
     secret = settings.telegram_webhook_secret
     secret_value = secret.get_secret_value() if secret else None
     if settings.public_url is not None and dispatcher is not None and bot is not None:
-        application = web_app(app, mode, dispatcher, bot, secret_value)
+        application = web_app(app, mode, dispatcher, bot, secret_value, status)
     else:
-        application = web_app(app, mode)
+        application = web_app(app, mode, status=status)
     wechat = None
     if settings.wechat_enabled:
-        wechat = wechat_channel(app, wake_senders, quiet)
-        wechat.callback.register(application)
-        senders.append(wechat.sender)
-    scheduler = build_scheduler(JobContext(services.sessions, services.domain))
+        wechat = wechat_channel(app, quiet)
+        if serves_web:
+            wechat.callback.register(application)
+        if works:
+            senders.append(wechat.sender)
+    jobs = JobContext(services.sessions, services.domain, runner=status.process)
+
+    async def work() -> None:
+        """The worker's part: senders and scheduler, only while holding the worker lock."""
+        scheduler = build_scheduler(jobs, catch_up=True)
+        scheduler.start()
+        try:
+            async with asyncio.TaskGroup() as group:
+                for sender in senders:
+                    group.create_task(sender.run(), name=f"{sender.channel}-sender")
+        finally:
+            scheduler.shutdown(wait=False)
+
     runner = web.AppRunner(application, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
-    await site.start()
+    try:
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        await _release(locks)
+        raise
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -211,10 +306,19 @@ async def serve(
     background: list[asyncio.Task[Any]] = []
     try:
         async with asyncio.TaskGroup() as group:
-            for sender in senders:
-                background.append(group.create_task(sender.run(), name="outbox-sender"))
-            if wechat is not None:
+            if worker_lock is not None:
+                background.append(
+                    group.create_task(
+                        hold_worker(worker_lock, status, work, stop, retry_seconds=standby_retry),
+                        name="worker",
+                    )
+                )
+            if wechat is not None and serves_web:
                 background.append(group.create_task(wechat.callback.run(), name="wechat"))
+            if polling_lock is not None:
+                background.append(
+                    group.create_task(_lose_polling(polling_lock), name="polling-lock")
+                )
             if bot is not None and dispatcher is not None:
                 webhook_url = (
                     str(settings.public_url).rstrip("/") + WEBHOOK_PATH
@@ -230,13 +334,15 @@ async def serve(
                             webhook_url,
                             secret_value,
                             stop,
+                            take_over_webhook,
                         ),
                         name="telegram",
                     )
                 )
-            scheduler.start()
             log.info(
-                "pingan ready: telegram %s, wechat %s, http on %s:%s",
+                "pingan ready (role %s, %s): telegram %s, wechat %s, http on %s:%s",
+                role,
+                status.process,
                 mode,
                 "on" if wechat else "off",
                 settings.http_host,
@@ -244,21 +350,47 @@ async def serve(
             )
             if ready is not None:
                 ready.set()
+            if serves_web:
+                # jieba's dictionary (a deferred one) is built now, in a thread: after ready.
+                services.classifier.warm_up()
             await stop.wait()
-            scheduler.shutdown(wait=False)
             if bot is not None and dispatcher is not None and settings.public_url is None:
                 # Polling may not have started yet (Telegram unreachable since start-up).
                 with contextlib.suppress(RuntimeError):
                     await dispatcher.stop_polling()
-            # A sender that is cancelled lets its call in flight finish (a few seconds at
-            # most), records it, and gives back whatever else it had claimed before the
-            # group lets us go on (handlers/sender.py).
+            # The worker stops its scheduler and its senders, which let their call in flight
+            # finish (a few seconds at most), record it, and give back whatever else they
+            # had claimed (handlers/sender.py) before the worker lock is let go.
             log.info("stopping: %d background tasks", len(background))
             for task in background:
-                task.cancel()
+                if task.get_name() != "worker":
+                    task.cancel()
     finally:
         await runner.cleanup()
+        await _release(locks)
         if bot is not None:
             await bot.session.close()
         if wechat is not None:
             await wechat.api.close()
+
+
+def _sqlite_refusal(lock: ProcessLock) -> str:
+    return (
+        f"{lock.holder()} already runs the worker (notice sender and scheduler) on this"
+        " SQLite database; SQLite serves one pingan process: stop that one first, or move"
+        " to PostgreSQL to run several"
+    )
+
+
+async def _lose_polling(lock: ProcessLock) -> None:
+    await lock.lost()
+    raise RoleRefused(
+        "lost the polling lock (the database connection dropped): stopping, so that a"
+        " restart polls again only if no other process took over"
+    )
+
+
+async def _release(locks: list[ProcessLock]) -> None:
+    for lock in locks:
+        with contextlib.suppress(Exception):
+            await lock.release()

@@ -32,7 +32,10 @@ def next_runs(zone: ZoneInfo, now: datetime) -> dict[str, datetime | None]:
     return {name: trigger(job, zone).get_next_fire_time(None, now) for name, job in JOBS.items()}
 
 
-def build_scheduler(ctx: JobContext) -> AsyncIOScheduler:
+def build_scheduler(ctx: JobContext, *, catch_up: bool = False) -> AsyncIOScheduler:
+    """The ticker. `catch_up`: the interval jobs (the sweep, follow-ups, digests,
+    housekeeping) run once at start, then on their interval: a worker that takes over from
+    one that died sweeps at once instead of an interval later."""
     scheduler = AsyncIOScheduler(timezone=ctx.zone)
 
     async def tick(name: str) -> None:
@@ -53,5 +56,7 @@ def build_scheduler(ctx: JobContext) -> AsyncIOScheduler:
             "max_instances": 1,
             "misfire_grace_time": None,
         }
+        if catch_up and job.trigger[0] == "interval":
+            options["next_run_time"] = ctx.clock.now()
         scheduler.add_job(tick, trigger(job, ctx.zone), **options)
     return scheduler

@@ -79,10 +79,11 @@ def make_bot(token: str, api_base: str) -> Bot:
 
 
 def make_dispatcher(
-    services: Services, on_handled: Callable[[], None], *, webhook: bool = False
+    services: Services, on_handled: Callable[[], None] = lambda: None, *, webhook: bool = False
 ) -> Dispatcher:
     """Our router on a Dispatcher. In webhook mode an update the database could not take is
-    refused (500), so that Telegram sends it again."""
+    refused (500), so that Telegram sends it again. (The sender needs no call per message: a
+    unit of work that queued a notice wakes it, storage.database.WAKE.)"""
 
     async def handle_inbound(inbound: Inbound) -> Answer:
         return await handle(services, inbound)

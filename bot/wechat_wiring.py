@@ -29,9 +29,9 @@ class WeChatChannel:
     sender: OutboxSender
 
 
-def wechat_channel(
-    app: App, wake_senders: Callable[[], None], quiet: Callable[[datetime], bool] | None
-) -> WeChatChannel:
+def wechat_channel(app: App, quiet: Callable[[datetime], bool] | None) -> WeChatChannel:
+    """The WeChat parts. A reply queued for later wakes the sender through the unit of work
+    that queued it (storage.database.WAKE), in this process or, by NOTIFY, the worker."""
     settings = app.settings
     services = app.services
     assert settings.wechat_token and settings.wechat_app_id and settings.wechat_app_secret
@@ -73,7 +73,6 @@ def wechat_channel(
                 channel="wechat",
                 chat_ref=openid,
             )
-        wake_senders()
 
     async def handle_inbound(inbound: Inbound):
         return await handle(services, inbound)
@@ -86,7 +85,6 @@ def wechat_channel(
         clock=services.clock,
         handle=handle_inbound,
         send_later=send_later,
-        on_handled=wake_senders,
         allow_plain=settings.wechat_allow_plain,
     )
     transport.callback = callback

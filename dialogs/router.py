@@ -161,10 +161,13 @@ async def _unit_of_work(services: Services, inbound: Inbound, locale: str, who: 
         turn = Turn(services, session, person, identity, inbound)
         keyboard_was_up = keyboard_shown(await session.get(DialogState, person.id))
         # Notices parked while the platform would take nothing (WeChat's 48-hour
-        # window) go out now that the person has written again.
-        waiting = await outbox.release_waiting(session, services.clock, person.id)
-        if waiting:
-            turn.say("notice.waiting", count=waiting)
+        # window) go out now that the person has written again there. Only such a channel
+        # parks notices, and only a message on it opens its window: on any other channel
+        # the UPDATE would find nothing, one statement per message for nothing.
+        if inbound.channel in outbox.PARKING_CHANNELS:
+            waiting = await outbox.release_waiting(session, services.clock, person.id)
+            if waiting:
+                turn.say("notice.waiting", count=waiting)
         await _route(turn)
         replies = turn.replies
         if keyboard_was_up:

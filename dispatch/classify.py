@@ -40,13 +40,13 @@ import io
 import logging
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final, Protocol
 
-import jieba
 from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator
 from pydantic_core import PydanticUseDefault
 
@@ -116,6 +116,8 @@ class JiebaSegmenter:
         lines = path.read_bytes().splitlines()
         known = {line.split()[0] for line in lines if line.strip()}
         lines += [f"{word} 1000".encode() for word in words if word.encode() not in known]
+        import jieba  # here, not at the top: DeferredSegmenter imports it off the event loop
+
         self._tokenizer = jieba.Tokenizer()
         # Build the prefix dictionary straight from our lines: no dictionary file, and none
         # of the cache files jieba writes to the temporary directory for custom dictionaries.
@@ -130,6 +132,41 @@ class JiebaSegmenter:
         # unknown stretches fall apart into characters, which is all keyword matching needs.
         words: list[str] = self._tokenizer.lcut_for_search(text, HMM=False)
         return words
+
+
+class DeferredSegmenter:
+    """A :class:`JiebaSegmenter` built in a thread once `start()` is called, so that a
+    service can report ready first (jieba's import and dictionary are most of the start-up
+    after aiogram). `cut()` before the build is done waits for it (a message in the first
+    second after start-up); before `start()` it builds at once."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self._words = list(words)
+        self._built = threading.Event()
+        self._lock = threading.Lock()
+        self._inner: JiebaSegmenter | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        threading.Thread(target=self._build, name="jieba-dictionary", daemon=True).start()
+
+    def _build(self) -> None:
+        with self._lock:
+            if self._built.is_set():
+                return
+            try:
+                self._inner = JiebaSegmenter(words=self._words)
+            except BaseException as exc:  # re-raised by cut(), where someone sees it
+                self._error = exc
+            finally:
+                self._built.set()
+
+    def cut(self, text: str) -> list[str]:
+        if not self._built.is_set():
+            self._build()  # waits on the lock while the thread builds
+        if self._inner is None:
+            raise RuntimeError("the jieba dictionary could not be built") from self._error
+        return self._inner.cut(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,15 +506,30 @@ class Classifier:
             self._patterns.setdefault(pattern.text[:2], []).append(pattern)
 
     @classmethod
-    def load(cls, rules: Path | None = None, segmenter: Segmenter | None = None) -> Classifier:
+    def load(
+        cls,
+        rules: Path | None = None,
+        segmenter: Segmenter | None = None,
+        *,
+        deferred: bool = False,
+    ) -> Classifier:
         """Read the rules file (default ``dispatch/data/classifier.yaml``) and compile it.
 
         Without a ``segmenter`` a :class:`JiebaSegmenter` with the default user dictionary is
-        built, which takes most of the start-up time.
+        built, which takes most of the start-up time; `deferred`: a :class:`DeferredSegmenter`
+        instead, built when its `start()` is called (`Classifier.segmenter`).
         """
         path = DEFAULT_RULES if rules is None else rules
         compiled = _read_rules(path)
-        return cls(compiled, segmenter or JiebaSegmenter(words=compiled.words()))
+        if segmenter is None:
+            words = compiled.words()
+            segmenter = DeferredSegmenter(words) if deferred else JiebaSegmenter(words=words)
+        return cls(compiled, segmenter)
+
+    def warm_up(self) -> None:
+        """Start building a deferred segmenter's dictionary (in a thread); else nothing."""
+        if isinstance(self._segmenter, DeferredSegmenter):
+            self._segmenter.start()
 
     def classify(self, text: str) -> Classification:
         """Kind, category, calibrated confidence, candidates and risk of one report. Never

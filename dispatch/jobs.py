@@ -26,6 +26,9 @@ class JobContext(WithDomain):
 
     sessions: Sessions
     domain: Domain
+    # Who runs the jobs (host:pid, or "pingan jobs run"), noted in `job_runs.ran_by`: with
+    # several processes on one database, which of them ran each job.
+    runner: str = ""
 
 
 Runner = Callable[[JobContext], Awaitable[str]]
@@ -174,7 +177,9 @@ async def run_job(name: str, ctx: JobContext, *, wall: Clock | None = None) -> s
     result = await JOBS[name].run(ctx)
     async with ctx.sessions() as session, session.begin():
         if wall is None:
-            await upsert_job_run(session, name, ctx.clock.now(), result[:300])
+            await upsert_job_run(session, name, ctx.clock.now(), result[:300], ran_by=ctx.runner)
         else:
-            await upsert_job_run(session, name, wall.now(), result[:300], as_of=as_of)
+            await upsert_job_run(
+                session, name, wall.now(), result[:300], as_of=as_of, ran_by=ctx.runner
+            )
     return result

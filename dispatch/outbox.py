@@ -45,12 +45,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.clock import Clock, as_utc
 from dispatch.messages import Reply
 from dispatch.people import reachable_identity
+from storage.database import WAKE
 from storage.models import Case, Identity, OutboxMessage, Person
 from storage.upserts import insert_ignoring_conflict
 
@@ -95,6 +96,29 @@ class Claimed:
     purpose: str = ""
 
 
+# PostgreSQL channel on which a unit of work that queued a notice says so (delivered at its
+# commit); the active worker listens on it (bot/roles.py), so a notice queued by a web
+# process is sent without waiting for the worker's next poll.
+NOTIFY_CHANNEL = "pingan_outbox"
+_NOTIFIED = "pingan_notified"
+
+
+async def announce_queued(session: AsyncSession) -> None:
+    """Something is due to send once this unit of work commits: wake this process's sender
+    after the commit (storage.database.WAKE) and, on PostgreSQL, every listening worker (one
+    NOTIFY per transaction; PostgreSQL delivers it at commit and drops it on rollback)."""
+    session.info[WAKE] = True
+    transaction = session.get_transaction()
+    bind = session.bind
+    if (
+        bind is not None
+        and bind.dialect.name == "postgresql"
+        and session.info.get(_NOTIFIED) is not transaction
+    ):
+        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+        session.info[_NOTIFIED] = transaction
+
+
 def _due_now(now: datetime) -> ColumnElement[bool]:
     return or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now)
 
@@ -124,7 +148,7 @@ async def enqueue(
     else:
         identity = await _identity(session, person_id, channel)
         target = (identity.channel, identity.chat_ref) if identity is not None else None
-    return await insert_ignoring_conflict(
+    new_id = await insert_ignoring_conflict(
         session,
         OutboxMessage.__table__,  # type: ignore[arg-type]
         {
@@ -147,6 +171,9 @@ async def enqueue(
         },
         key="dedupe_key",
     )
+    if new_id is not None and target is not None:
+        await announce_queued(session)
+    return new_id
 
 
 async def _identity(session: AsyncSession, person_id: int, channel: str | None) -> Identity | None:
@@ -589,6 +616,11 @@ async def notice_info(session: AsyncSession, notice_id: int) -> NoticeInfo | Non
     return NoticeInfo(row.purpose, row.number) if row is not None else None
 
 
+# The channels whose transport parks notices (DeliveryWaiting: WeChat's 48-hour window) until
+# the person writes there again.
+PARKING_CHANNELS = frozenset({"wechat"})
+
+
 async def park(
     session: AsyncSession, notice_id: int, reason: str, at: datetime | None = None
 ) -> None:
@@ -617,7 +649,10 @@ async def release_waiting(session: AsyncSession, clock: Clock, person_id: int) -
         .values(status="pending", not_before=None)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    released = int(result.rowcount)  # type: ignore[attr-defined]
+    if released:
+        await announce_queued(session)
+    return released
 
 
 async def waiting_count(session: AsyncSession, person_id: int) -> int:
@@ -753,4 +788,6 @@ async def retry(
             .execution_options(synchronize_session=False)
         )
         queued.append(row.id)
+    if queued:
+        await announce_queued(session)
     return RetryResult(sorted(queued), dict(sorted(refused.items())))

@@ -133,6 +133,10 @@ class RateLimiter:
         self._next_any = 0.0
         self._next_chat: dict[str, float] = {}
 
+    def chat_delay(self, chat_ref: str) -> float:
+        """Seconds until `chat_ref` may be sent to again (0: now)."""
+        return max(0.0, self._next_chat.get(chat_ref, 0.0) - self._monotonic())
+
     async def wait(self, chat_ref: str) -> None:
         now = self._monotonic()
         at = max(now, self._next_any, self._next_chat.get(chat_ref, 0.0))
@@ -230,6 +234,8 @@ class OutboxSender:
         self._claimed: set[int] = set()
         self._failures_in_a_row = 0
         self._paused_until: datetime | None = None
+        # Seconds until the nearest chat left for a later round (drain_once) may be sent to.
+        self._next_slot: float | None = None
 
     def wake(self) -> None:
         self.wakeup.set()
@@ -245,11 +251,15 @@ class OutboxSender:
                     log.exception("%s outbox round failed; retrying", self.channel)
                     sent = 0
                 if sent == 0:
+                    # A chat left for its next slot is due again then; otherwise the poll.
+                    idle = self.poll_seconds
+                    if self._next_slot is not None:
+                        idle = min(idle, self._next_slot)
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
                     # cancellation that arrives as the event fires, and then the sender
                     # never stops.
                     with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.poll_seconds):
+                        async with asyncio.timeout(idle):
                             await self.wakeup.wait()
                     self.wakeup.clear()
         finally:
@@ -293,8 +303,17 @@ class OutboxSender:
             )
         tried = 0
         held: set[str] = set()
+        self._next_slot = None
         for item in interleaved(batch):
             if item.chat_ref in held:
+                continue
+            # A chat whose one-a-second slot has not come yet is left for a later round
+            # rather than waited for here: waiting would hold up every other chat behind it
+            # (a receipt and its menu, then the next person's receipt a second late).
+            delay = self.limiter.chat_delay(item.chat_ref)
+            if delay > 0:
+                held.add(item.chat_ref)
+                self._next_slot = min(self._next_slot or delay, delay)
                 continue
             await self.limiter.wait(item.chat_ref)
             async with self.sessions() as session, session.begin():

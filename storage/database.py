@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 READ_ONLY = "pingan_read_only"
+# A unit of work that sets `session.info[WAKE] = True` (dispatch.outbox does, when it queues
+# a notice) calls `Sessions.on_queued` once it has committed: the sender is woken when there
+# is something to send, not after every message.
+WAKE = "pingan_wake"
 
 
 def normalise_url(url: str) -> str:
@@ -150,6 +154,7 @@ class Sessions:
             engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
         self._turn = asyncio.Lock() if is_sqlite(engine) else None
+        self.on_queued: Callable[[], None] | None = None
 
     def __call__(self) -> AbstractAsyncContextManager[AsyncSession]:
         return self._unit()
@@ -164,9 +169,12 @@ class Sessions:
         if self._turn is None:
             async with self._factory() as session:
                 yield session
-            return
-        async with self._turn, self._factory() as session:
-            yield session
+        else:
+            async with self._turn, self._factory() as session:
+                yield session
+        # Reached only when the block ended without an exception (its work committed).
+        if session.info.get(WAKE) and self.on_queued is not None:
+            self.on_queued()
 
 
 def session_factory(engine: AsyncEngine) -> Sessions:

@@ -366,6 +366,8 @@ class JobRun(Base):
     last_result: Mapped[str] = mapped_column(String(300), default="")
     # The time a replayed run ran as (`--at`); None when it ran as of its own time.
     as_of: Mapped[datetime | None]
+    # The process that ran it (host:pid of the active worker, or "pingan jobs run").
+    ran_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class InboundSeen(Base):

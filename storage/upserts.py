@@ -55,11 +55,17 @@ async def next_in_sequence(session: AsyncSession, year: int) -> int:
 
 
 async def upsert_job_run(
-    session: AsyncSession, name: str, at: datetime, result: str, as_of: datetime | None = None
+    session: AsyncSession,
+    name: str,
+    at: datetime,
+    result: str,
+    as_of: datetime | None = None,
+    ran_by: str = "",
 ) -> None:
-    """Note that job `name` ran at `at` (the wall clock), as of `as_of` if it was replayed."""
+    """Note that job `name` ran at `at` (the wall clock), as of `as_of` if it was replayed,
+    in process `ran_by`."""
     table = cast(Table, JobRun.__table__)
-    values = {"last_run_at": at, "last_result": result, "as_of": as_of}
+    values = {"last_run_at": at, "last_result": result, "as_of": as_of, "ran_by": ran_by[:100]}
     stmt = _insert(session, table).values(name=name, **values)
     stmt = stmt.on_conflict_do_update(index_elements=["name"], set_=values)
     await session.execute(stmt)

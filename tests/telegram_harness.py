@@ -139,15 +139,26 @@ def fast_sender(
 
 
 @contextlib.asynccontextmanager
-async def running_bot(services: Services) -> AsyncIterator[TelegramHarness]:
+async def running_bot(
+    services: Services, *, like_run: bool = False
+) -> AsyncIterator[TelegramHarness]:
+    """The bot polling the stand-in, with a fast sender (no rate limits) woken after every
+    message; or, `like_run`, woken as `pingan run` wakes it: only by a unit of work that
+    queued a notice, else every second (the benchmarks measure that)."""
     async with FakeTelegramAPI() as fake:
         bot = fake.make_bot()
         sender = fast_sender(services, bot)
+        if like_run:
+            sender.poll_seconds = 1.0
+            services.sessions.on_queued = sender.wake
         harness: TelegramHarness | None = None
 
         def on_handled() -> None:
             assert harness is not None
-            harness.on_handled()
+            harness.handled += 1
+            harness._handled_event.set()
+            if not like_run:
+                harness.sender.wake()
 
         dispatcher = make_dispatcher(services, on_handled)
         started = asyncio.Event()

@@ -712,3 +712,29 @@ def test_grids_list_and_key_places(db: str) -> None:
     assert rows[0]["indicators"]["key_places"] == 3 and rows[0]["score"] == 6.0
     result = pingan("grids", "places", "NOPE", "1")
     assert result.exit_code == 1 and "no grid 'NOPE'" in result.stderr
+
+
+# run: roles on SQLite ----------------------------------------------------------------------
+
+
+def test_a_second_worker_on_one_sqlite_database_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.roles import WORKER_LOCK, FileLock, lock_for
+
+    monkeypatch.setenv("PINGAN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/one.db")
+    ok("init")
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/one.db")
+    holder = lock_for(engine, WORKER_LOCK)  # what a running `pingan run` holds
+    assert isinstance(holder, FileLock)
+    assert asyncio.run(holder.try_acquire())
+    try:
+        for role in ("all", "worker"):
+            result = pingan("run", "--role", role, env={"PINGAN_TELEGRAM_TOKEN": TOKEN})
+            assert result.exit_code == 1
+            assert "already runs the worker" in result.stderr
+            assert "SQLite serves one pingan process" in result.stderr
+            assert len(result.stderr.splitlines()) == 1, result.stderr
+    finally:
+        asyncio.run(holder.release())
+        asyncio.run(engine.dispose())

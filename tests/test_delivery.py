@@ -471,3 +471,29 @@ def test_backoff_grows_to_its_cap() -> None:
 def test_errors_are_kept_without_tokens_or_numbers() -> None:
     scrubbed = outbox.scrub("POST /bot123456:ABC-def_ghi/sendMessage chat 13812345678 failed")
     assert "123456:ABC" not in scrubbed and "13812345678" not in scrubbed
+
+
+async def test_one_chat_waiting_for_its_next_second_holds_up_no_other_chat(
+    services: Services,
+) -> None:
+    """Telegram allows one message a second per chat: a person's second notice waits for its
+    second, and a notice for someone else queued meanwhile goes out at once, not after it."""
+    busy, other = await on_telegram(services), await on_telegram(services, CHAT + 1)
+    await queue(services, busy, accepted(1), "k1")
+    await queue(services, busy, accepted(2), "k2")
+    async with FakeTelegramAPI() as fake, fake.bot() as bot:
+        sender = make_sender(services, bot, limiter=RateLimiter(30, 1.0))
+        services.sessions.on_queued = sender.wake  # as `pingan run` wires it
+        running = asyncio.ensure_future(sender.run())
+        try:
+            first = await fake.wait_for_sent(CHAT, text_contains=number(1), since=0)
+            await queue(services, other, accepted(3), "k3", chat=CHAT + 1)
+            queued_at = asyncio.get_running_loop().time()
+            elsewhere = await fake.wait_for_sent(CHAT + 1, text_contains=number(3), since=0)
+            second = await fake.wait_for_sent(CHAT, text_contains=number(2), since=0)
+        finally:
+            running.cancel()
+            await asyncio.wait({running})
+    assert elsewhere.at - queued_at < 0.5  # not held behind the busy chat's next second
+    assert elsewhere.at < second.at
+    assert second.at - first.at >= 0.95  # the busy chat still gets one a second

@@ -162,6 +162,7 @@ async def test_jobs_list_and_a_job_replayed_at_a_given_time(
     listed = await asyncio.to_thread(runner.invoke, main, ["jobs", "list"])
     # When it really ran (now), and the time it was replayed as.
     assert "(as of 2026-12-02 19:00 +08:00) — 0 reports queued" in listed.output
+    assert "0 reports queued (by pingan jobs run)" in listed.output  # which process ran it
     bogus = await asyncio.to_thread(runner.invoke, main, ["jobs", "run", "bogus"])
     assert bogus.exit_code == 2 and "unknown job" in bogus.output
     garbled = await asyncio.to_thread(

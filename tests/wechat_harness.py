@@ -47,7 +47,9 @@ async def official_account(
             wechat_api_base=fake.base_url,  # type: ignore[arg-type]
         )
         app = App(settings, engine, services)
-        channel = wechat_channel(app, lambda: channel.sender.wake(), quiet)
+        channel = wechat_channel(app, quiet)
+        # As `pingan run` does: a unit of work that queued a notice wakes the sender.
+        services.sessions.on_queued = channel.sender.wake
         application = web_app(app, "off")
         channel.callback.register(application)
         client = TestClient(TestServer(application))

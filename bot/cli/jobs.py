@@ -45,9 +45,11 @@ def jobs_list() -> None:
             if ran is not None:
                 # When it really ran; a run replayed with --at says the time it ran as.
                 replayed = f" (as of {when(ran.as_of, settings.zone)})" if ran.as_of else ""
+                # Which process ran it: with several on one database, the active worker.
+                by = f" (by {ran.ran_by})" if ran.ran_by else ""
                 click.echo(
                     f"          last: {when(ran.last_run_at, settings.zone, seconds=True)}"
-                    f"{replayed} — {ran.last_result}"
+                    f"{replayed} — {ran.last_result}{by}"
                 )
             else:
                 click.echo("          last: never")
@@ -93,7 +95,8 @@ def jobs_run(name: str, at: str | None) -> None:
     async def go() -> str:
         async with open_database(settings) as db:
             wall = SystemClock() if at is not None else None
-            return await run_job(name, JobContext(db.sessions, domain), wall=wall)
+            ctx = JobContext(db.sessions, domain, runner="pingan jobs run")
+            return await run_job(name, ctx, wall=wall)
 
     as_of = when(clock.now(), settings.zone, seconds=True)
     click.echo(f"{name} at {as_of}: {asyncio.run(go())}")

@@ -142,11 +142,11 @@ async def open_database(settings: Settings, *, migrated: bool = True) -> AsyncIt
 
 
 @asynccontextmanager
-async def open_app(settings: Settings) -> AsyncIterator[App]:
+async def open_app(settings: Settings, *, deferred_dictionary: bool = False) -> AsyncIterator[App]:
     """The whole application (as `pingan run` serves it) over a migrated database."""
     from bot.app import build
 
-    app = build(settings)
+    app = build(settings, deferred_dictionary=deferred_dictionary)
     try:
         await require_schema(app.engine)
         yield app

@@ -18,28 +18,66 @@ if TYPE_CHECKING:
 
 
 @main.command()
-def run() -> None:
+@click.option(
+    "--role",
+    type=click.Choice(["all", "web", "worker"]),
+    default="all",
+    show_default=True,
+    help="web: the webhooks, the WeChat callback and /healthz (run any number); worker: the"
+    " notice senders and the scheduler (one active at a time, others stand by; PostgreSQL);"
+    " all: both.",
+)
+@click.option(
+    "--take-over-webhook",
+    is_flag=True,
+    help="Polling: remove a webhook that is set, even if other processes serve it.",
+)
+def run(role: str, take_over_webhook: bool) -> None:
     """Run the bot, the HTTP server (/healthz) and the notice sender."""
     settings = get_settings()
     try:
         settings.require_channel()
     except SettingsError as exc:
         fail(str(exc), 2)
-    # Imported after the checks: aiogram takes seconds to import, a typo should not.
-    from bot.runner import NotInitialised, serve
+    # Imported after the checks: aiogram takes seconds to import, a typo should not; and
+    # with its pydantic schemas built on first use rather than all at once (bot/lazy_models).
+    from bot.lazy_models import deferred_schemas
+    from bot.roles import RoleRefused
+
+    with deferred_schemas():
+        from bot.runner import NotInitialised, WebhookInUse, serve
 
     async def go() -> None:
         # open_app reaches the database first, so that the OSError below can only be about
         # listening.
-        async with open_app(settings) as app:
-            await serve(app)
+        async with open_app(settings, deferred_dictionary=True) as app:
+            await serve(app, role=role, take_over_webhook=take_over_webhook)  # type: ignore[arg-type]
 
     try:
-        asyncio.run(go())
-    except NotInitialised as exc:
+        try:
+            asyncio.run(go())
+        except BaseExceptionGroup as group:
+            # A refusal met in a background task (a webhook in use) reaches here inside the
+            # task group's exception group; the operator gets its one line.
+            raise _refusal_in(group, (NotInitialised, RoleRefused, WebhookInUse)) from None
+    except (NotInitialised, RoleRefused, WebhookInUse) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot listen on {settings.http_host}:{settings.http_port}: {exc.strerror}")
+
+
+def _refusal_in(
+    group: BaseExceptionGroup[BaseException], kinds: tuple[type[Exception], ...]
+) -> BaseException:
+    """The first of `kinds` in the group, else the group itself."""
+    for exc in group.exceptions:
+        if isinstance(exc, kinds):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _refusal_in(exc, kinds)
+            if found is not exc:
+                return found
+    return group
 
 
 @main.command()

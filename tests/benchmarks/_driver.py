@@ -19,9 +19,10 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from locales import catalog
 from tests.fakes.telegram_api import ApiCall, FakeTelegramAPI
@@ -95,12 +96,16 @@ class Exchange:
 
 @dataclass
 class Conversation:
-    """One Telegram user talking to the bot; records every exchange."""
+    """One Telegram user talking to the bot; records every exchange.
+
+    Updates are queued for the bot's getUpdates, or, with `post`, handed to it (a webhook
+    POST to one of several web processes, say)."""
 
     fake: FakeTelegramAPI
     user_id: int
     timeout: float = 30.0
     exchanges: list[Exchange] = field(default_factory=list)
+    post: Callable[[dict[str, Any]], Awaitable[object]] | None = None
 
     async def _push(self, step: str, update: dict, expect: Sequence[str]) -> list[ApiCall]:
         fake, user = self.fake, self.user_id
@@ -119,9 +124,14 @@ class Conversation:
 
         start = len(fake.sent(user))
         pushed = time.monotonic()
-        fake.push_update(update)
+        since: int | None = None
+        if self.post is None:
+            fake.push_update(update)
+        else:
+            since = len(fake.calls)
+            await self.post(update)
         try:
-            final = await fake.wait_for(is_final, self.timeout, chat_id=user)
+            final = await fake.wait_for(is_final, self.timeout, chat_id=user, since=since)
         except TimeoutError as exc:
             raise DialogFailed(f"user {user} step {step}: no reply: {exc}") from None
         if final.failed:
@@ -146,6 +156,12 @@ class Conversation:
     ) -> list[ApiCall]:
         """Tap the inline button labelled `label` (None: the first one) the bot sent."""
         expected = (expect,) if isinstance(expect, str) else tuple(expect)
+        return await self._push(step, self.button_update(step, in_calls, label), expected)
+
+    def button_update(
+        self, step: str, in_calls: list[ApiCall], label: str | None
+    ) -> dict[str, Any]:
+        """The update of a tap on the inline button labelled `label` (None: the first)."""
         for exact in (True, False):
             for call in reversed(in_calls):
                 for row in self.fake.buttons(call):
@@ -153,10 +169,9 @@ class Conversation:
                         if data in ("", "request_location", "request_contact"):
                             continue  # not an inline button
                         if label is None or (text == label if exact else label in text):
-                            update = self.fake.callback_update(
+                            return self.fake.callback_update(
                                 self.user_id, data, message_id=call.result["message_id"]
                             )
-                            return await self._push(step, update, expected)
         raise DialogFailed(
             f"user {self.user_id} step {step}: no button {label!r} in "
             f"{[c.text[:60] for c in in_calls]!r}"
@@ -165,6 +180,22 @@ class Conversation:
 
 async def report_dialog(talk: Conversation, description: str, grid: str = GRID) -> str:
     """A citizen's whole report from a QR code; returns the case number from the receipt."""
+    sent = await report_up_to_summary(talk, description, grid)
+    sent = await talk.taps("submit", sent, LABEL_SUBMIT, EXPECT_MENU)
+    receipt = next((c for c in sent if EXPECT_RECEIPT in c.text), None)
+    number = _NUMBER.search(receipt.text) if receipt is not None else None
+    if number is None:
+        raise DialogFailed(
+            f"user {talk.user_id}: no receipt with a case number in {[c.text[:80] for c in sent]!r}"
+        )
+    return number.group(0)
+
+
+async def report_up_to_summary(
+    talk: Conversation, description: str, grid: str = GRID
+) -> list[ApiCall]:
+    """A citizen's report from a QR code up to its summary; returns what the last step sent
+    (the summary with its submit button)."""
     sent = await talk.says("start", f"/start g_{grid}", EXPECT_DESCRIBE)
     sent = await talk.says("describe", description, (EXPECT_CONFIRM, EXPECT_LIKELY, EXPECT_PICK))
     if EXPECT_CONFIRM in sent[-1].text:
@@ -175,15 +206,7 @@ async def report_dialog(talk: Conversation, description: str, grid: str = GRID) 
     sent = await talk.taps("danger", sent, LABEL_NO_DANGER, EXPECT_PHOTOS)
     sent = await talk.taps("photos", sent, LABEL_PHOTOS_DONE, EXPECT_CONTACT)
     # The contact step uses a reply keyboard (request_contact): typing the label answers it.
-    sent = await talk.says("contact", LABEL_ANONYMOUS, EXPECT_SUMMARY)
-    sent = await talk.taps("submit", sent, LABEL_SUBMIT, EXPECT_MENU)
-    receipt = next((c for c in sent if EXPECT_RECEIPT in c.text), None)
-    number = _NUMBER.search(receipt.text) if receipt is not None else None
-    if number is None:
-        raise DialogFailed(
-            f"user {talk.user_id}: no receipt with a case number in {[c.text[:80] for c in sent]!r}"
-        )
-    return number.group(0)
+    return await talk.says("contact", LABEL_ANONYMOUS, EXPECT_SUMMARY)
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:

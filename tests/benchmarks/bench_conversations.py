@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from bot.app import build_domain
 from bot.wallclock import SystemClock
@@ -142,7 +142,7 @@ async def _run_on(engine: Any, users: int, profile: str | None) -> dict[str, Any
     failures: list[str] = []
     numbers: dict[int, str] = {}
     talks: list[Conversation] = []
-    async with running_bot(services) as tg:
+    async with running_bot(services, like_run=True) as tg:
         fake = tg.fake
         mediator = Conversation(fake, MEDIATOR)
         await mediator.says("bind", f"/bind {invite.code}", EXPECT_BOUND)
@@ -160,12 +160,26 @@ async def _run_on(engine: Any, users: int, profile: str | None) -> dict[str, Any
         profiler = cProfile.Profile() if profile else None
         if profiler is not None:
             profiler.enable()
+        # Statements and transactions reaching the database (SQLAlchemy events), over the
+        # timed phase: what each message costs the database, whatever the machine's load.
+        sql = {"statements": 0, "commits": 0}
+
+        def on_statement(*_: Any) -> None:
+            sql["statements"] += 1
+
+        def on_commit(*_: Any) -> None:
+            sql["commits"] += 1
+
+        event.listen(engine.sync_engine, "before_cursor_execute", on_statement)
+        event.listen(engine.sync_engine, "commit", on_commit)
         began, cpu_began = time.monotonic(), time.process_time()
         async with asyncio.TaskGroup() as group:
             for index in range(users):
                 group.create_task(citizen(index))
         elapsed = time.monotonic() - began
         cpu = time.process_time() - cpu_began
+        event.remove(engine.sync_engine, "before_cursor_execute", on_statement)
+        event.remove(engine.sync_engine, "commit", on_commit)
         if profiler is not None and profile:
             profiler.disable()
             profiler.dump_stats(profile)
@@ -253,6 +267,8 @@ async def _run_on(engine: Any, users: int, profile: str | None) -> dict[str, Any
         # CPU of this whole process (bot, stand-in API, drivers, SQLite threads) per wall second
         "cpu_utilisation": round(cpu / elapsed, 2) if elapsed else 0.0,
         "cpu_ms_per_message": round(cpu / handled * 1000, 2) if handled else 0.0,
+        "statements_per_message": round(sql["statements"] / handled, 1) if handled else 0.0,
+        "commits_per_message": round(sql["commits"] / handled, 2) if handled else 0.0,
         "p50_ms": _ms(percentile(latencies, 0.50)),
         "p95_ms": _ms(percentile(latencies, 0.95)),
         "p99_ms": _ms(percentile(latencies, 0.99)),
@@ -278,7 +294,9 @@ def report(result: dict[str, Any]) -> str:
     out.append(f"Database backend: **{result['backend']}**")
     out.append(
         f"Process CPU during the run: {result['cpu_utilisation']} s per wall second, "
-        f"{result['cpu_ms_per_message']} ms per message (bot + stand-in API + drivers)"
+        f"{result['cpu_ms_per_message']} ms per message (bot + stand-in API + drivers); "
+        f"SQL per message: {result['statements_per_message']} statements, "
+        f"{result['commits_per_message']} commits (the sender's included)"
     )
     out.append("")
     header = ["bot", "handled", "seconds", "msgs/s", "p50 ms", "p95 ms", "p99 ms", "max ms"]

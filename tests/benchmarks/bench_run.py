@@ -85,6 +85,9 @@ def _base_env(database_url: str) -> dict[str, str]:
     # Nothing from a developer's own configuration (a PINGAN_PUBLIC_URL would mean webhooks).
     env = {k: v for k, v in os.environ.items() if not k.startswith("PINGAN_")}
     env["PINGAN_DATABASE_URL"] = database_url
+    # Each simulated user sends 40 messages in well under a minute: the per-person limit
+    # (PINGAN_MESSAGES_PER_MINUTE, 20 by default) would answer "too fast" and then nothing.
+    env["PINGAN_MESSAGES_PER_MINUTE"] = "0"
     return env
 
 
