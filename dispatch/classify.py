@@ -22,7 +22,10 @@ file; this module holds no vocabulary.
 A **kind** other than ``dispute`` wins when its score reaches ``kind_min`` and at least
 ``kind_over`` times the best dispute score (a legal question about a dispute stays a dispute;
 an emergency wins even among dispute words); the category is then ``other`` (the centre's
-dispatcher), and an emergency is rated major.
+dispatcher), and an emergency is rated major. When nothing in the text says there is an opponent
+(no ``contested`` phrase: 不给, 拖欠, 不让, 起诉 ...), ``kind_over_uncontested`` applies instead:
+"离婚需要准备哪些材料" names a dispute type but asks about a procedure, while "请问老公不给抚养费
+怎么办" has someone to mediate with and stays a dispute.
 
 **Confidence** is calibrated: category scores (``other`` scoring at least ``smoothing``, or its
 kind's score) go through a softmax with ``temperature``, fitted so that the reported probability
@@ -331,6 +334,21 @@ class _KindOver(DataModel):
     emergency: Number = 1.0
 
 
+def _optional_number(value: object) -> float | None:
+    return None if value is None else _number(value)
+
+
+OptionalNumber = Annotated[float | None, PlainValidator(_optional_number)]
+
+
+class _KindOverUncontested(DataModel):
+    """``kind_over`` for a report with no ``contested`` phrase; unset: ``kind_over``."""
+
+    service: OptionalNumber = None
+    consultation: OptionalNumber = None
+    emergency: OptionalNumber = None
+
+
 class ClassifierRules(DataModel):
     """The rules file (``dispatch/data/classifier.yaml``), validated; compiled by
     :class:`Classifier`."""
@@ -342,6 +360,13 @@ class ClassifierRules(DataModel):
     setting_cap: Number = 2.0
     kind_min: Number = 4.0
     kind_over: Annotated[_KindOver, BeforeValidator(_none_is_default)] = _KindOver()
+    kind_over_uncontested: Annotated[_KindOverUncontested, BeforeValidator(_none_is_default)] = (
+        _KindOverUncontested()
+    )
+    # Substrings that show an opponent or a grievance (不给, 拖欠, 不让, 骂, 起诉): a report with
+    # one of them is measured by kind_over, one without by kind_over_uncontested. One character
+    # is allowed (吵, 骂, 赔): a contested phrase never scores, it only picks the measure.
+    contested: Strings = ()
     group_size: Annotated[_GroupSize, BeforeValidator(_none_is_default)] = _GroupSize()
     negations: Strings = ()
     not_about: Strings = ()
@@ -422,6 +447,14 @@ class Classifier:
         self._kind_over: dict[str, float] = {
             kind: getattr(rules.kind_over, kind) for kind in NON_DISPUTES
         }
+        uncontested = rules.kind_over_uncontested
+        self._kind_over_uncontested: dict[str, float] = {
+            kind: self._kind_over[kind]
+            if getattr(uncontested, kind) is None
+            else getattr(uncontested, kind)
+            for kind in NON_DISPUTES
+        }
+        self._contested = tuple(_normalised(rules.contested))
         self._group_significant = rules.group_size.significant
         self._group_major = rules.group_size.major
         group = rules.group_size
@@ -504,11 +537,13 @@ class Classifier:
         named = max(categories[:_OTHER] + categories[_OTHER + 1 :])
         kind, kind_slot = DISPUTE, -1
 
-        # The kind that most outscores the disputes by its own measure (kind_over).
+        # The kind that most outscores the disputes by its own measure (kind_over), which is
+        # milder when nobody in the text is being complained about.
+        over = self._kind_over if self._is_contested(normalised) else self._kind_over_uncontested
         top_kind, top_kind_score, top_bar, lead = SERVICE, 0.0, 0.0, -math.inf
         for candidate in NON_DISPUTES:
             score = scores[_KIND_SLOT[candidate]]
-            bar = max(self._kind_over[candidate] * named, categories[_OTHER])
+            bar = max(over[candidate] * named, categories[_OTHER])
             if score - bar > lead:
                 top_kind, top_kind_score, top_bar, lead = candidate, score, bar, score - bar
         # A kind that reached kind_min but lost to a dispute type keeps "other" on the list.
@@ -657,6 +692,10 @@ class Classifier:
         scores = [n + min(s, cap) for n, s in zip(naming, setting, strict=True)]
         level = MAJOR if major else SIGNIFICANT if significant else GENERAL
         return scores, cues, level, tuple(dict.fromkeys(major + significant))
+
+    def _is_contested(self, text: str) -> bool:
+        """Whether the text shows an opponent or a grievance (a ``contested`` phrase)."""
+        return any(cue in text for cue in self._contested)
 
     def _unless_not_about(self, text: str, token: str, hits: _Hits) -> _Hits:
         """The hits of a token, none when every mention of it is "not about" it (a word the

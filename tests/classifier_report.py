@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -315,7 +316,8 @@ SETS = (
 SET_NAMES = ("dev", "tuning", "tuning2", "frozen")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] = ()) -> None:
+    """Print the report; ``argv`` are the command-line arguments (none: every set)."""
     parser = argparse.ArgumentParser(description="Accuracy and cost of the dispute classifier.")
     parser.add_argument(
         "--sets",
@@ -335,4 +337,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

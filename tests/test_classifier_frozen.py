@@ -175,5 +175,22 @@ def test_the_report_command_prints_both_sets(capsys: pytest.CaptureFixture[str])
     main()
     out = capsys.readouterr().out
     assert "classifier_devset.tsv" in out and "classifier_frozen.tsv" in out
-    assert out.count("| **overall** |") == 4  # category and risk tables, for each set
+    # category and risk tables, for each of the four sets
+    assert out.count("| **overall** |") == 8
     assert "| emergency |" in out and "p95" in out
+
+
+def test_the_report_command_scores_only_the_sets_asked_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["--sets", "dev,tuning2"])
+    out = capsys.readouterr().out
+    assert "classifier_devset.tsv" in out and "classifier_tuning2.tsv" in out
+    assert "classifier_frozen.tsv" not in out and "classifier_tuning.tsv" not in out
+    assert out.count("| **overall** |") == 4
+
+
+def test_the_report_command_refuses_an_unknown_set(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--sets", "dev,test"])
+    assert "unknown set test" in capsys.readouterr().err
