@@ -16,6 +16,9 @@ file; this module holds no vocabulary.
   word that names the dispute;
 * a naming cue right after a "not about" word (``not_about``) or right before a "has nothing to
   do with" phrase (``not_about_after``) does not count;
+* **variants** (dialect and colloquial spellings of common words: 咋 for 怎么, 啥 for 什么, 俺
+  for 我) are rewritten to the standard word in the text and in every rule word before
+  matching, so "咋申请" meets the rule "怎么申请" and "欠俺" meets "欠我";
 * **risk cues** are substrings too, ignored when a negation directly precedes them, plus a
   head-count rule (pattern and numerals in the rules file) with thresholds.
 
@@ -212,6 +215,14 @@ def _whole_number(text: str, number: str) -> bool:
     return False
 
 
+def _rewrite(text: str, variants: tuple[tuple[str, str], ...]) -> str:
+    """The text with every variant replaced by its standard word (longest variants first)."""
+    for variant, standard in variants:
+        if variant in text:
+            text = text.replace(variant, standard)
+    return text
+
+
 def _none_is_default(value: object) -> object:
     """An empty key (``risk:`` with nothing after it) means its default."""
     if value is None:
@@ -373,6 +384,10 @@ class ClassifierRules(DataModel):
     not_about_after: Strings = ()
     # Everyday phrases that contain a risk cue but mean nothing of the kind.
     benign: Strings = ()
+    # Dialect or colloquial spelling -> standard word, rewritten before matching.
+    variants: Annotated[dict[Word, Word], BeforeValidator(_none_is_default)] = Field(
+        default_factory=dict
+    )
     categories: Annotated[
         dict[
             Category,
@@ -401,10 +416,16 @@ class ClassifierRules(DataModel):
         found += [(_KIND_SLOT[kind], getattr(self.kinds, kind)) for kind in NON_DISPUTES]
         return found
 
+    def variant_pairs(self) -> tuple[tuple[str, str], ...]:
+        """The variants, normalised, longest first (so 啥子 is rewritten before 啥)."""
+        pairs = {_normalise(variant): _normalise(word) for variant, word in self.variants.items()}
+        return tuple(sorted(pairs.items(), key=lambda pair: len(pair[0]), reverse=True))
+
     def words(self) -> list[str]:
         """Every keyword, negative and setting cue: the words the segmenter must know."""
+        variants = self.variant_pairs()
         return [
-            _normalise(word)
+            _rewrite(_normalise(word), variants)
             for _, cues in self.cue_sets()
             for word in (*cues.keywords, *cues.negative, *cues.setting)
         ]
@@ -454,17 +475,25 @@ class Classifier:
             else getattr(uncontested, kind)
             for kind in NON_DISPUTES
         }
-        self._contested = tuple(_normalised(rules.contested))
+        self._variants = variants = rules.variant_pairs()
+
+        def standard(words: Iterable[str]) -> list[str]:
+            return [_rewrite(word, variants) for word in words]
+
+        def standard_weights(weights: dict[str, float]) -> dict[str, float]:
+            return {_rewrite(word, variants): weight for word, weight in weights.items()}
+
+        self._contested = tuple(standard(_normalised(rules.contested)))
         self._group_significant = rules.group_size.significant
         self._group_major = rules.group_size.major
         group = rules.group_size
         self._group_re = re.compile(group.pattern) if group.pattern else None
         self._digits = _normalised_weights(group.digits)
         self._units = _normalised_weights(group.units)
-        self._negations = _longest_first(_normalised(rules.negations))
-        self._not_about = _longest_first(_normalised(rules.not_about))
-        self._not_about_after = _longest_first(_normalised(rules.not_about_after))
-        self._benign = tuple(_normalised(rules.benign))
+        self._negations = _longest_first(standard(_normalised(rules.negations)))
+        self._not_about = _longest_first(standard(_normalised(rules.not_about)))
+        self._not_about_after = _longest_first(standard(_normalised(rules.not_about_after)))
+        self._benign = tuple(standard(_normalised(rules.benign)))
 
         tokens: dict[str, dict[tuple[int, bool], float]] = {}
         phrases: dict[str, dict[tuple[int, bool], float]] = {}
@@ -479,13 +508,13 @@ class Classifier:
             slots[key] = slots.get(key, 0.0) + weight
 
         for slot, cues in rules.cue_sets():
-            for word, weight in _normalised_weights(cues.keywords).items():
+            for word, weight in standard_weights(_normalised_weights(cues.keywords)).items():
                 put(tokens, word, (slot, False), weight)
-            for word, weight in _normalised_weights(cues.negative).items():
+            for word, weight in standard_weights(_normalised_weights(cues.negative)).items():
                 put(tokens, word, (slot, False), -abs(weight))
-            for word, weight in _normalised_weights(cues.setting).items():
+            for word, weight in standard_weights(_normalised_weights(cues.setting)).items():
                 put(tokens, word, (slot, True), weight)
-            for phrase, weight in _normalised_weights(cues.phrases).items():
+            for phrase, weight in standard_weights(_normalised_weights(cues.phrases)).items():
                 put(phrases, phrase, (slot, False), weight)
 
         def hits(slots: dict[tuple[int, bool], float]) -> _Hits:
@@ -494,7 +523,7 @@ class Classifier:
         self._tokens: dict[str, _Hits] = {word: hits(slots) for word, slots in tokens.items()}
         patterns = [_Pattern(phrase, None, hits(slots)) for phrase, slots in phrases.items()]
         for level in (MAJOR, SIGNIFICANT):
-            for cue in _normalised(getattr(rules.risk, level)):
+            for cue in standard(_normalised(getattr(rules.risk, level))):
                 patterns.append(_Pattern(cue, level, ()))
         # Longest patterns first within a bucket, so reported cues prefer the longer match.
         self._patterns: dict[str, list[_Pattern]] = {}
@@ -515,7 +544,7 @@ class Classifier:
     def classify(self, text: str) -> Classification:
         """Kind, category, calibrated confidence, candidates and risk of one report. Never
         raises."""
-        normalised = _normalise(text) if isinstance(text, str) else ""
+        normalised = _rewrite(_normalise(text), self._variants) if isinstance(text, str) else ""
         if not normalised:
             return _EMPTY
         scores, cues, risk_level, risk_cues = self._scan(normalised)
@@ -607,7 +636,7 @@ class Classifier:
 
         Meant for ordering the full list of categories; empty when nothing matched at all.
         """
-        normalised = _normalise(text) if isinstance(text, str) else ""
+        normalised = _rewrite(_normalise(text), self._variants) if isinstance(text, str) else ""
         if not normalised:
             return []
         scores = self._scan(normalised)[0]

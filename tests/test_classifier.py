@@ -503,3 +503,33 @@ def test_contested_phrases_never_score(tiny_rules: Path, tmp_path: Path) -> None
     path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
     classifier = Classifier.load(path, segmenter=SpaceSegmenter())
     assert dict(classifier.ranked("工钱")) == {"labor": 3.0}
+
+
+def test_dialect_spellings_meet_the_standard_rule(tiny_rules: Path, tmp_path: Path) -> None:
+    rules = yaml.safe_load(tiny_rules.read_text(encoding="utf-8"))
+    rules["variants"] = {"咋": "怎么", "俺": "我", "啥子": "什么", "啥": "什么"}
+    rules["categories"]["labor"]["phrases"]["欠我工钱"] = 2
+    rules["kind_min"] = 2
+    rules["kinds"] = {"consultation": {"phrases": {"怎么申请": 3, "什么材料": 3}}}
+    path = tmp_path / "variants.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    classifier = Classifier.load(path, segmenter=SpaceSegmenter())
+    assert classifier.classify("低保 咋申请").kind == "consultation"
+    assert classifier.classify("要带啥子材料").kind == "consultation"
+    assert dict(classifier.ranked("老板 欠俺工钱")) == dict(classifier.ranked("老板 欠我工钱"))
+    assert classifier.classify("老板欠俺工钱").cues == ("欠我工钱",)
+
+
+def test_a_rule_written_in_dialect_still_matches(tiny_rules: Path, tmp_path: Path) -> None:
+    # Rule words are rewritten too, so a rule spelt "咋办" matches "怎么办" and "咋办" alike.
+    rules = yaml.safe_load(tiny_rules.read_text(encoding="utf-8"))
+    rules["variants"] = {"咋": "怎么"}
+    rules["categories"]["labor"]["phrases"]["工钱咋办"] = 2
+    path = tmp_path / "variants.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    classifier = Classifier.load(path, segmenter=SpaceSegmenter())
+    assert (
+        dict(classifier.ranked("工钱怎么办"))
+        == dict(classifier.ranked("工钱咋办"))
+        == {"labor": 2.0}
+    )
