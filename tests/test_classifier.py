@@ -533,3 +533,15 @@ def test_a_rule_written_in_dialect_still_matches(tiny_rules: Path, tmp_path: Pat
         == dict(classifier.ranked("工钱咋办"))
         == {"labor": 2.0}
     )
+
+
+def test_a_past_fire_with_someone_to_blame_is_a_dispute_a_fire_now_an_emergency(
+    classifier: Classifier,
+) -> None:
+    now = classifier.classify("厨房油锅着火了，我一个人灭不掉")
+    assert (now.kind, now.risk) == ("emergency", "major")
+    past = classifier.classify("买的电动车充电的时候着火了，把阳台烧黑了，卖车的不认账")
+    assert (past.kind, past.category) == ("dispute", "consumer"), past.candidates
+    # Harm words alone do not make a report contested: someone hurt right now is an emergency.
+    hurt = classifier.classify("家里老人从楼梯上摔下来了，头在流血，叫不答应")
+    assert hurt.kind == "emergency", hurt.candidates
