@@ -16,13 +16,19 @@ file; this module holds no vocabulary.
   word that names the dispute;
 * a naming cue right after a "not about" word (``not_about``) or right before a "has nothing to
   do with" phrase (``not_about_after``) does not count;
+* **variants** (dialect and colloquial spellings of common words: 咋 for 怎么, 啥 for 什么, 俺
+  for 我) are rewritten to the standard word in the text and in every rule word before
+  matching, so "咋申请" meets the rule "怎么申请" and "欠俺" meets "欠我";
 * **risk cues** are substrings too, ignored when a negation directly precedes them, plus a
   head-count rule (pattern and numerals in the rules file) with thresholds.
 
 A **kind** other than ``dispute`` wins when its score reaches ``kind_min`` and at least
 ``kind_over`` times the best dispute score (a legal question about a dispute stays a dispute;
 an emergency wins even among dispute words); the category is then ``other`` (the centre's
-dispatcher), and an emergency is rated major.
+dispatcher), and an emergency is rated major. When nothing in the text says there is an opponent
+(no ``contested`` phrase: 不给, 拖欠, 不让, 起诉 ...), ``kind_over_uncontested`` applies instead:
+"离婚需要准备哪些材料" names a dispute type but asks about a procedure, while "请问老公不给抚养费
+怎么办" has someone to mediate with and stays a dispute.
 
 **Confidence** is calibrated: category scores (``other`` scoring at least ``smoothing``, or its
 kind's score) go through a softmax with ``temperature``, fitted so that the reported probability
@@ -246,6 +252,14 @@ def _whole_number(text: str, number: str) -> bool:
     return False
 
 
+def _rewrite(text: str, variants: tuple[tuple[str, str], ...]) -> str:
+    """The text with every variant replaced by its standard word (longest variants first)."""
+    for variant, standard in variants:
+        if variant in text:
+            text = text.replace(variant, standard)
+    return text
+
+
 def _none_is_default(value: object) -> object:
     """An empty key (``risk:`` with nothing after it) means its default."""
     if value is None:
@@ -368,6 +382,21 @@ class _KindOver(DataModel):
     emergency: Number = 1.0
 
 
+def _optional_number(value: object) -> float | None:
+    return None if value is None else _number(value)
+
+
+OptionalNumber = Annotated[float | None, PlainValidator(_optional_number)]
+
+
+class _KindOverUncontested(DataModel):
+    """``kind_over`` for a report with no ``contested`` phrase; unset: ``kind_over``."""
+
+    service: OptionalNumber = None
+    consultation: OptionalNumber = None
+    emergency: OptionalNumber = None
+
+
 class ClassifierRules(DataModel):
     """The rules file (``dispatch/data/classifier.yaml``), validated; compiled by
     :class:`Classifier`."""
@@ -379,12 +408,23 @@ class ClassifierRules(DataModel):
     setting_cap: Number = 2.0
     kind_min: Number = 4.0
     kind_over: Annotated[_KindOver, BeforeValidator(_none_is_default)] = _KindOver()
+    kind_over_uncontested: Annotated[_KindOverUncontested, BeforeValidator(_none_is_default)] = (
+        _KindOverUncontested()
+    )
+    # Substrings that show an opponent or a grievance (不给, 拖欠, 不让, 骂, 起诉): a report with
+    # one of them is measured by kind_over, one without by kind_over_uncontested. One character
+    # is allowed (吵, 骂, 赔): a contested phrase never scores, it only picks the measure.
+    contested: Strings = ()
     group_size: Annotated[_GroupSize, BeforeValidator(_none_is_default)] = _GroupSize()
     negations: Strings = ()
     not_about: Strings = ()
     not_about_after: Strings = ()
     # Everyday phrases that contain a risk cue but mean nothing of the kind.
     benign: Strings = ()
+    # Dialect or colloquial spelling -> standard word, rewritten before matching.
+    variants: Annotated[dict[Word, Word], BeforeValidator(_none_is_default)] = Field(
+        default_factory=dict
+    )
     categories: Annotated[
         dict[
             Category,
@@ -413,10 +453,16 @@ class ClassifierRules(DataModel):
         found += [(_KIND_SLOT[kind], getattr(self.kinds, kind)) for kind in NON_DISPUTES]
         return found
 
+    def variant_pairs(self) -> tuple[tuple[str, str], ...]:
+        """The variants, normalised, longest first (so 啥子 is rewritten before 啥)."""
+        pairs = {_normalise(variant): _normalise(word) for variant, word in self.variants.items()}
+        return tuple(sorted(pairs.items(), key=lambda pair: len(pair[0]), reverse=True))
+
     def words(self) -> list[str]:
         """Every keyword, negative and setting cue: the words the segmenter must know."""
+        variants = self.variant_pairs()
         return [
-            _normalise(word)
+            _rewrite(_normalise(word), variants)
             for _, cues in self.cue_sets()
             for word in (*cues.keywords, *cues.negative, *cues.setting)
         ]
@@ -459,16 +505,32 @@ class Classifier:
         self._kind_over: dict[str, float] = {
             kind: getattr(rules.kind_over, kind) for kind in NON_DISPUTES
         }
+        uncontested = rules.kind_over_uncontested
+        self._kind_over_uncontested: dict[str, float] = {
+            kind: self._kind_over[kind]
+            if getattr(uncontested, kind) is None
+            else getattr(uncontested, kind)
+            for kind in NON_DISPUTES
+        }
+        self._variants = variants = rules.variant_pairs()
+
+        def standard(words: Iterable[str]) -> list[str]:
+            return [_rewrite(word, variants) for word in words]
+
+        def standard_weights(weights: dict[str, float]) -> dict[str, float]:
+            return {_rewrite(word, variants): weight for word, weight in weights.items()}
+
+        self._contested = tuple(standard(_normalised(rules.contested)))
         self._group_significant = rules.group_size.significant
         self._group_major = rules.group_size.major
         group = rules.group_size
         self._group_re = re.compile(group.pattern) if group.pattern else None
         self._digits = _normalised_weights(group.digits)
         self._units = _normalised_weights(group.units)
-        self._negations = _longest_first(_normalised(rules.negations))
-        self._not_about = _longest_first(_normalised(rules.not_about))
-        self._not_about_after = _longest_first(_normalised(rules.not_about_after))
-        self._benign = tuple(_normalised(rules.benign))
+        self._negations = _longest_first(standard(_normalised(rules.negations)))
+        self._not_about = _longest_first(standard(_normalised(rules.not_about)))
+        self._not_about_after = _longest_first(standard(_normalised(rules.not_about_after)))
+        self._benign = tuple(standard(_normalised(rules.benign)))
 
         tokens: dict[str, dict[tuple[int, bool], float]] = {}
         phrases: dict[str, dict[tuple[int, bool], float]] = {}
@@ -483,13 +545,13 @@ class Classifier:
             slots[key] = slots.get(key, 0.0) + weight
 
         for slot, cues in rules.cue_sets():
-            for word, weight in _normalised_weights(cues.keywords).items():
+            for word, weight in standard_weights(_normalised_weights(cues.keywords)).items():
                 put(tokens, word, (slot, False), weight)
-            for word, weight in _normalised_weights(cues.negative).items():
+            for word, weight in standard_weights(_normalised_weights(cues.negative)).items():
                 put(tokens, word, (slot, False), -abs(weight))
-            for word, weight in _normalised_weights(cues.setting).items():
+            for word, weight in standard_weights(_normalised_weights(cues.setting)).items():
                 put(tokens, word, (slot, True), weight)
-            for phrase, weight in _normalised_weights(cues.phrases).items():
+            for phrase, weight in standard_weights(_normalised_weights(cues.phrases)).items():
                 put(phrases, phrase, (slot, False), weight)
 
         def hits(slots: dict[tuple[int, bool], float]) -> _Hits:
@@ -498,7 +560,7 @@ class Classifier:
         self._tokens: dict[str, _Hits] = {word: hits(slots) for word, slots in tokens.items()}
         patterns = [_Pattern(phrase, None, hits(slots)) for phrase, slots in phrases.items()]
         for level in (MAJOR, SIGNIFICANT):
-            for cue in _normalised(getattr(rules.risk, level)):
+            for cue in standard(_normalised(getattr(rules.risk, level))):
                 patterns.append(_Pattern(cue, level, ()))
         # Longest patterns first within a bucket, so reported cues prefer the longer match.
         self._patterns: dict[str, list[_Pattern]] = {}
@@ -534,7 +596,7 @@ class Classifier:
     def classify(self, text: str) -> Classification:
         """Kind, category, calibrated confidence, candidates and risk of one report. Never
         raises."""
-        normalised = _normalise(text) if isinstance(text, str) else ""
+        normalised = _rewrite(_normalise(text), self._variants) if isinstance(text, str) else ""
         if not normalised:
             return _EMPTY
         scores, cues, risk_level, risk_cues = self._scan(normalised)
@@ -556,11 +618,13 @@ class Classifier:
         named = max(categories[:_OTHER] + categories[_OTHER + 1 :])
         kind, kind_slot = DISPUTE, -1
 
-        # The kind that most outscores the disputes by its own measure (kind_over).
+        # The kind that most outscores the disputes by its own measure (kind_over), which is
+        # milder when nobody in the text is being complained about.
+        over = self._kind_over if self._is_contested(normalised) else self._kind_over_uncontested
         top_kind, top_kind_score, top_bar, lead = SERVICE, 0.0, 0.0, -math.inf
         for candidate in NON_DISPUTES:
             score = scores[_KIND_SLOT[candidate]]
-            bar = max(self._kind_over[candidate] * named, categories[_OTHER])
+            bar = max(over[candidate] * named, categories[_OTHER])
             if score - bar > lead:
                 top_kind, top_kind_score, top_bar, lead = candidate, score, bar, score - bar
         # A kind that reached kind_min but lost to a dispute type keeps "other" on the list.
@@ -624,7 +688,7 @@ class Classifier:
 
         Meant for ordering the full list of categories; empty when nothing matched at all.
         """
-        normalised = _normalise(text) if isinstance(text, str) else ""
+        normalised = _rewrite(_normalise(text), self._variants) if isinstance(text, str) else ""
         if not normalised:
             return []
         scores = self._scan(normalised)[0]
@@ -709,6 +773,10 @@ class Classifier:
         scores = [n + min(s, cap) for n, s in zip(naming, setting, strict=True)]
         level = MAJOR if major else SIGNIFICANT if significant else GENERAL
         return scores, cues, level, tuple(dict.fromkeys(major + significant))
+
+    def _is_contested(self, text: str) -> bool:
+        """Whether the text shows an opponent or a grievance (a ``contested`` phrase)."""
+        return any(cue in text for cue in self._contested)
 
     def _unless_not_about(self, text: str, token: str, hits: _Hits) -> _Hits:
         """The hits of a token, none when every mention of it is "not about" it (a word the

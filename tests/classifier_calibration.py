@@ -1,5 +1,5 @@
 """Top-1 / top-3 per type, kind accuracy and a reliability table of the classifier's calibrated
-confidence, on the dev set and the tuning set, as Markdown.
+confidence, on the dev set and the two tuning sets, as Markdown.
 
 Run from the project root::
 
@@ -21,7 +21,11 @@ from dispatch.classify import Classification, Classifier
 from dispatch.vocab import CATEGORIES
 
 DATA = Path(__file__).resolve().parent / "data"
-SETS = (("dev set", DATA / "classifier_devset.tsv"), ("tuning set", DATA / "classifier_tuning.tsv"))
+SETS = (
+    ("dev set", DATA / "classifier_devset.tsv"),
+    ("tuning set", DATA / "classifier_tuning.tsv"),
+    ("second tuning set", DATA / "classifier_tuning2.tsv"),
+)
 BINS = 10
 
 

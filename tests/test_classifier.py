@@ -278,6 +278,7 @@ def test_a_risk_word_inside_an_everyday_phrase_does_not_count(classifier: Classi
 
 
 TUNING = Path(__file__).resolve().parent / "data" / "classifier_tuning.tsv"
+TUNING2 = Path(__file__).resolve().parent / "data" / "classifier_tuning2.tsv"
 
 
 @pytest.mark.parametrize(
@@ -378,8 +379,9 @@ def test_candidates_are_the_best_three_with_probabilities(classifier: Classifier
     assert scores == sorted(scores, reverse=True) and sum(scores) <= 1.0 + 1e-9
 
 
-def test_tuning_set_is_well_formed() -> None:
-    with TUNING.open(encoding="utf-8", newline="") as handle:
+@pytest.mark.parametrize("path", [TUNING, TUNING2], ids=["tuning", "tuning2"])
+def test_tuning_set_is_well_formed(path: Path) -> None:
+    with path.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
     assert len(rows) >= 250
     assert {row["kind"] for row in rows} == {"dispute", "service", "consultation", "emergency"}
@@ -437,3 +439,109 @@ def test_hotline_numbers_inside_phone_or_id_numbers_do_not_count(classifier: Cla
     assert (result.kind, result.category) == ("dispute", "neighbor")
     assert not {"12345", "119", "110"} & set(result.cues)
     assert classifier.classify("小孩掉河里了，快打110").kind == "emergency"
+
+
+def test_the_second_tuning_set_repeats_no_text_of_the_others(devset: list[DevRow]) -> None:
+    texts = [row.text for row in load_devset(TUNING2)]
+    assert len(set(texts)) == len(texts)
+    earlier = {row.text for row in devset} | {row.text for row in load_devset(TUNING)}
+    assert not earlier & set(texts)
+    for kind in ("dispute", "service", "consultation", "emergency"):
+        assert any(row.kind == kind for row in load_devset(TUNING2))
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "category"),
+    [
+        # A procedure question names a dispute type's topic but nobody to complain about.
+        ("请问律师，协议离婚需要准备哪些材料", "consultation", "other"),
+        ("我在外地交的社保，回老家了要怎么办理转移", "consultation", "other"),
+        ("请问农村的宅基地可以转让吗，手续怎么办", "consultation", "other"),
+        # The same topics with an opponent stay disputes, question form or not.
+        ("请问律师，前夫一直不给抚养费怎么办", "dispute", "family"),
+        ("请问公司拖欠我三个月社保，要怎么办理投诉", "dispute", "labor"),
+        ("邻居占了我家宅基地，请问要什么材料才能起诉", "dispute", "housing"),
+    ],
+)
+def test_a_question_with_nobody_to_complain_about_is_a_consultation(
+    classifier: Classifier, text: str, kind: str, category: str
+) -> None:
+    result = classifier.classify(text)
+    assert (result.kind, result.category) == (kind, category), result.candidates
+
+
+def test_a_contested_phrase_decides_how_much_a_kind_must_outscore(
+    tiny_rules: Path, tmp_path: Path
+) -> None:
+    rules = yaml.safe_load(tiny_rules.read_text(encoding="utf-8"))
+    rules["kind_min"] = 2
+    rules["kind_over"] = {"consultation": 2}
+    rules["kinds"] = {"consultation": {"phrases": {"怎么办理": 3}}}
+    rules["contested"] = ["不给", "吵"]
+    path = tmp_path / "contested.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    # Without kind_over_uncontested, kind_over applies everywhere: 3 < 2 x 4.
+    classifier = Classifier.load(path, segmenter=SpaceSegmenter())
+    assert classifier.classify("离婚 怎么办理").kind == "dispute"
+
+    rules["kind_over_uncontested"] = {"consultation": 0.5}
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    classifier = Classifier.load(path, segmenter=SpaceSegmenter())
+    # Nobody refuses anything: 3 >= 0.5 x 4, a question about the procedure.
+    asked = classifier.classify("离婚 怎么办理")
+    assert (asked.kind, asked.category) == ("consultation", "other")
+    # Someone refuses (a contested phrase anywhere in the text): kind_over again.
+    for text in ("离婚 他不给 怎么办理", "离婚 天天吵 怎么办理"):
+        disputed = classifier.classify(text)
+        assert (disputed.kind, disputed.category) == ("dispute", "family"), text
+
+
+def test_contested_phrases_never_score(tiny_rules: Path, tmp_path: Path) -> None:
+    rules = yaml.safe_load(tiny_rules.read_text(encoding="utf-8"))
+    rules["contested"] = ["工钱"]
+    path = tmp_path / "contested.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    classifier = Classifier.load(path, segmenter=SpaceSegmenter())
+    assert dict(classifier.ranked("工钱")) == {"labor": 3.0}
+
+
+def test_dialect_spellings_meet_the_standard_rule(tiny_rules: Path, tmp_path: Path) -> None:
+    rules = yaml.safe_load(tiny_rules.read_text(encoding="utf-8"))
+    rules["variants"] = {"咋": "怎么", "俺": "我", "啥子": "什么", "啥": "什么"}
+    rules["categories"]["labor"]["phrases"]["欠我工钱"] = 2
+    rules["kind_min"] = 2
+    rules["kinds"] = {"consultation": {"phrases": {"怎么申请": 3, "什么材料": 3}}}
+    path = tmp_path / "variants.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    classifier = Classifier.load(path, segmenter=SpaceSegmenter())
+    assert classifier.classify("低保 咋申请").kind == "consultation"
+    assert classifier.classify("要带啥子材料").kind == "consultation"
+    assert dict(classifier.ranked("老板 欠俺工钱")) == dict(classifier.ranked("老板 欠我工钱"))
+    assert classifier.classify("老板欠俺工钱").cues == ("欠我工钱",)
+
+
+def test_a_rule_written_in_dialect_still_matches(tiny_rules: Path, tmp_path: Path) -> None:
+    # Rule words are rewritten too, so a rule spelt "咋办" matches "怎么办" and "咋办" alike.
+    rules = yaml.safe_load(tiny_rules.read_text(encoding="utf-8"))
+    rules["variants"] = {"咋": "怎么"}
+    rules["categories"]["labor"]["phrases"]["工钱咋办"] = 2
+    path = tmp_path / "variants.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    classifier = Classifier.load(path, segmenter=SpaceSegmenter())
+    assert (
+        dict(classifier.ranked("工钱怎么办"))
+        == dict(classifier.ranked("工钱咋办"))
+        == {"labor": 2.0}
+    )
+
+
+def test_a_past_fire_with_someone_to_blame_is_a_dispute_a_fire_now_an_emergency(
+    classifier: Classifier,
+) -> None:
+    now = classifier.classify("厨房油锅着火了，我一个人灭不掉")
+    assert (now.kind, now.risk) == ("emergency", "major")
+    past = classifier.classify("买的电动车充电的时候着火了，把阳台烧黑了，卖车的不认账")
+    assert (past.kind, past.category) == ("dispute", "consumer"), past.candidates
+    # Harm words alone do not make a report contested: someone hurt right now is an emergency.
+    hurt = classifier.classify("家里老人从楼梯上摔下来了，头在流血，叫不答应")
+    assert hurt.kind == "emergency", hurt.candidates

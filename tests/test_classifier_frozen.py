@@ -174,7 +174,23 @@ def test_report_has_a_section_per_set_with_kinds_and_cost(tmp_path: Path) -> Non
 def test_the_report_command_prints_every_set(capsys: pytest.CaptureFixture[str]) -> None:
     main()
     out = capsys.readouterr().out
-    for name in ("classifier_devset.tsv", "classifier_tuning.tsv", "classifier_frozen.tsv"):
-        assert name in out
-    assert out.count("| **overall** |") == 2 * 3  # category and risk tables, for each set
+    for name in ("devset", "tuning", "tuning2", "frozen"):
+        assert f"classifier_{name}.tsv" in out
+    assert out.count("| **overall** |") == 2 * 4  # category and risk tables, for each set
     assert "| emergency |" in out and "p95" in out
+
+
+def test_the_report_command_scores_only_the_sets_asked_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["--sets", "dev,tuning2"])
+    out = capsys.readouterr().out
+    assert "classifier_devset.tsv" in out and "classifier_tuning2.tsv" in out
+    assert "classifier_frozen.tsv" not in out and "classifier_tuning.tsv" not in out
+    assert out.count("| **overall** |") == 4
+
+
+def test_the_report_command_refuses_an_unknown_set(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--sets", "dev,test"])
+    assert "unknown set test" in capsys.readouterr().err
