@@ -305,7 +305,9 @@ async def test_polling_gets_an_update_again_when_stopped_with_it_in_hand(
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(poll(dispatcher, first, polling_timeout=1))
-                await asyncio.wait_for(stalled.entered.wait(), 10)
+                # Bounds, not expectations: the first update also builds aiogram's models
+                # (deferred to first use), which on a loaded CI machine takes seconds.
+                await asyncio.wait_for(stalled.entered.wait(), 30)
                 await asyncio.sleep(1.5)  # long enough for aiogram to ask for the next batch
                 confirming = [
                     c
@@ -328,7 +330,7 @@ async def test_polling_gets_an_update_again_when_stopped_with_it_in_hand(
         async with asyncio.TaskGroup() as group:
             group.create_task(poll(dispatcher, second, polling_timeout=1))
             try:
-                await fake.wait_for_sent(CITIZEN, text_contains="发生了什么", since=0, timeout=10)
+                await fake.wait_for_sent(CITIZEN, text_contains="发生了什么", since=0, timeout=30)
             finally:
                 await dispatcher.stop_polling()
         await second.session.close()
