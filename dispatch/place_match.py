@@ -29,8 +29,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
 
 import jieba
+import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,57 +41,20 @@ from storage.models import Region
 
 __all__ = ["Place", "PlaceIndex", "PlaceLookup", "PlaceMatch", "PlaceNames"]
 
-# What a name may end with, by level, longest first: stripped to get the name people say,
-# and added back (every one of the level's) because people use them loosely (曼听村 for
-# 曼听社区, 曼播村委会 for 曼播村).
+# The words a typed place is read with (suffixes by level, peoples' names, filler words) are
+# language data: dispatch/data/place_words.yaml.
+PLACE_WORDS_PATH: Final = Path(__file__).resolve().parent / "data" / "place_words.yaml"
+_WORDS: Final = yaml.safe_load(PLACE_WORDS_PATH.read_text(encoding="utf-8"))
+# What a name may end with, by level, longest first.
 SUFFIXES: dict[str, tuple[str, ...]] = {
-    "prefecture": ("自治州", "地区", "州", "市", "盟"),
-    "county": ("自治县", "县", "市", "区", "旗"),
-    "township": ("街道办事处", "街道办", "街道", "民族乡", "镇", "乡"),
-    "village": ("村民委员会", "居民委员会", "村委会", "居委会", "社区", "村"),
-    "grid": (),
+    level: tuple(words) for level, words in _WORDS["suffixes"].items()
 }
-# Peoples named in autonomous places (西双版纳傣族自治州, 格朗和哈尼族乡): people leave them out.
-PEOPLES = (
-    "傣|哈尼|彝|白|苗|壮|回|藏|蒙古|维吾尔|布依|朝鲜|满|侗|瑶|土家|哈萨克|黎|傈僳|佤|畲|拉祜|"
-    "水|东乡|纳西|景颇|柯尔克孜|土|达斡尔|仫佬|羌|布朗|撒拉|毛南|仡佬|锡伯|阿昌|普米|塔吉克|"
-    "怒|乌孜别克|俄罗斯|鄂温克|德昂|保安|裕固|京|塔塔尔|独龙|鄂伦春|赫哲|门巴|珞巴|基诺|各"
-)
+PEOPLES = "|".join(_WORDS["peoples"])
 _PEOPLES_AT_END = re.compile(rf"(?:(?:{PEOPLES})族)+$")
-# A grid named after its village: 曼听社区第1网格, 曼播村第2网格.
-_GRID_NUMBER = re.compile(r"(第?)([0-9一二三四五六七八九十]+网格)$")
-# Words around a place that say nothing about it (我家在…, 就在…的).
-_FILLER_START = (
-    "我家住在",
-    "我家在",
-    "我住在",
-    "就是在",
-    "就是",
-    "就在",
-    "位于",
-    "地址是",
-    "地点是",
-    "我在",
-    "在",
-)
-_FILLER_WHOLE = frozenset(
-    {
-        "我",
-        "我家",
-        "我们",
-        "我们家",
-        "我们这",
-        "我住",
-        "家",
-        "这里",
-        "那里",
-        "这边",
-        "那边",
-        "这儿",
-        "那儿",
-    }
-)
-_SEPARATORS = "的在于、，,。.；;：:！!？?·-—_/\\|()（）[]【】<>《》\"'“”‘’ "
+_GRID_NUMBER = re.compile(_WORDS["grid_number"])
+_FILLER_START: tuple[str, ...] = tuple(_WORDS["filler_start"])
+_FILLER_WHOLE: frozenset[str] = frozenset(_WORDS["filler_whole"])
+_SEPARATORS: str = _WORDS["separators"]
 _SPACE_IN_HANZI = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 # Longer texts are someone's whole story, not a place; the dialog asks again before this.
 MAX_TEXT = 200
