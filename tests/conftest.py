@@ -49,6 +49,40 @@ COUNTY_CENTRE = "U532801-ZZ"
 COUNTY_LABOR = "U532801-RS"
 
 
+def _database_of_this_worker() -> None:
+    """Under pytest-xdist (`-n 2`) each worker process gets a PostgreSQL database of its own,
+    named after the one given plus the worker's id, created empty: workers truncate and refill
+    their tables per test, so two of them must never share one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    given = os.environ.get("PINGAN_TEST_DATABASE_URL")
+    if not worker or not given:
+        return
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(given)
+    mine = f"{url.database}_{worker}"
+
+    async def create() -> None:
+        server = await asyncpg.connect(
+            host=url.host, port=url.port or 5432, user=url.username, database=url.database
+        )
+        try:
+            await server.execute(f'DROP DATABASE IF EXISTS "{mine}" WITH (FORCE)')
+            await server.execute(f'CREATE DATABASE "{mine}"')
+        finally:
+            await server.close()
+
+    asyncio.run(create())
+    os.environ["PINGAN_TEST_DATABASE_URL"] = url.set(database=mine).render_as_string(
+        hide_password=False
+    )
+
+
+_database_of_this_worker()
+
 # Every database test runs on SQLite, and on PostgreSQL too when CI (or you) names one.
 # Late evening, the small hours and mid-afternoon: two quiet hours and a working one, for
 # what must arrive whatever the hour (parametrises `local_time`).
